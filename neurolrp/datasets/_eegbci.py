@@ -1,0 +1,160 @@
+"""PhysioNet EEG Motor Movement/Imagery (eegmmidb) through MNE's loader."""
+
+import os
+import warnings
+from pathlib import Path
+
+import mne
+
+from .._utils import logger, use_log_level
+
+#: Runs and class names of each task (PhysioNet's table; T1/T2 per run).
+TASKS = {
+    "execution/left-right": ((3, 7, 11), ("left", "right")),
+    "imagery/left-right": ((4, 8, 12), ("left", "right")),
+    "execution/hands-feet": ((5, 9, 13), ("hands", "feet")),
+    "imagery/hands-feet": ((6, 10, 14), ("hands", "feet")),
+}
+
+REPO_DATA = Path(__file__).resolve().parents[2] / "datasets"
+_SUBDIR = Path("MNE-eegbci-data", "files", "eegmmidb", "1.0.0")
+
+
+def standard_montage():
+    """The 10-05 template montage (``standard_1005``).
+
+    MNE 1.13 renamed ``standard_1005`` to ``colin27_1005`` (same positions);
+    use whichever this MNE has, without the deprecation warning.
+    """
+    name = "colin27_1005"
+    if name not in mne.channels.get_builtin_montages():
+        name = "standard_1005"
+    return mne.channels.make_standard_montage(name)
+
+
+def _run_files(root, subject, runs):
+    folder = Path(root) / _SUBDIR / f"S{subject:03d}"
+    return [folder / f"S{subject:03d}R{run:02d}.edf" for run in runs]
+
+
+def _candidate_roots(path):
+    roots = []
+    if path is not None:
+        roots.append(Path(path).expanduser())
+    if os.environ.get("NEUROLRP_DATA"):
+        roots.append(Path(os.environ["NEUROLRP_DATA"]).expanduser())
+    roots.append(REPO_DATA)
+    # where MNE itself keeps downloaded data sets
+    mne_root = mne.get_config("MNE_DATASETS_EEGBCI_PATH") or mne.get_config("MNE_DATA")
+    roots.append(Path(mne_root or "~/mne_data").expanduser())
+    return roots
+
+
+def _find_files(subject, runs, path):
+    """Return the run files: found locally, or downloaded through MNE."""
+    from mne.datasets import eegbci
+
+    roots = _candidate_roots(path)
+    for root in roots:
+        if all(f.exists() for f in _run_files(root, subject, runs)):
+            # The files are there, so MNE's loader only returns their paths.
+            return eegbci.load_data(subject, list(runs), path=str(root), update_path=False)
+    # a download goes where the user pointed, else to MNE's own data folder
+    download_root = roots[0] if roots[0] != REPO_DATA else roots[-1]
+    try:
+        logger.info(f"Downloading eegmmidb subject {subject} runs {list(runs)} to {download_root}")
+        download_root.mkdir(parents=True, exist_ok=True)
+        return eegbci.load_data(subject, list(runs), path=str(download_root), update_path=False)
+    except Exception as err:  # pooch raises many kinds of network errors
+        looked = "\n".join(f"  - {r / _SUBDIR / f'S{subject:03d}'}" for r in roots)
+        raise FileNotFoundError(
+            f"EEGBCI subject {subject}, runs {list(runs)} are not available offline "
+            f"and could not be downloaded ({type(err).__name__}: {err}).\nLooked in:\n{looked}\n"
+            "Get the EDF files from https://physionet.org/content/eegmmidb/1.0.0/ (or run "
+            "mne.datasets.eegbci.load_data on a machine with a network) and point "
+            "path= or $NEUROLRP_DATA at the folder that holds MNE-eegbci-data/."
+        ) from None
+
+
+def load_eegbci(
+    subject=1,
+    task="imagery/hands-feet",
+    path=None,
+    *,
+    l_freq=7.0,
+    h_freq=30.0,
+    tmin=-1.0,
+    tmax=4.0,
+    resample=None,
+    verbose=None,
+):
+    """Load one subject of PhysioNet's motor movement/imagery data as epochs.
+
+    Parameters
+    ----------
+    subject : int
+        Subject number, 1 to 109. Subject 1's imagery runs ship with
+        neurolrp; other subjects are downloaded through MNE when a network is
+        available.
+    task : str
+        One of ``"imagery/hands-feet"`` (runs 6, 10, 14; classes ``hands``,
+        ``feet``), ``"imagery/left-right"`` (runs 4, 8, 12; ``left``,
+        ``right``), ``"execution/hands-feet"`` (runs 5, 9, 13) and
+        ``"execution/left-right"`` (runs 3, 7, 11).
+    path : path-like | None
+        Folder that holds ``MNE-eegbci-data/``. Files are looked for in
+        ``path``, then ``$NEUROLRP_DATA``, then the repository's
+        ``datasets/``; a download goes to the first of these.
+    l_freq, h_freq : float | None
+        Band-pass edges in Hz (FIR, zero phase), applied to the continuous
+        data before epoching. Defaults: 7-30 Hz, the mu and beta bands, as in
+        MNE's CSP motor-imagery example. ``None`` skips that edge.
+    tmin, tmax : float
+        Epoch window in seconds around the cue. The default -1 to 4 s holds a
+        pre-cue baseline and the whole 4.1 s cue. No baseline correction is
+        applied.
+    resample : float | None
+        New sampling rate in Hz (after filtering, before epoching), or
+        ``None`` to keep the recording's 160 Hz.
+    verbose : bool | str | int | None
+        Controls neurolrp's and MNE's log output.
+
+    Returns
+    -------
+    epochs : mne.Epochs
+        Preloaded epochs of the 64 EEG channels with standardised names
+        (``Cz``, ``FCz``...) and ``standard_1005`` positions. Event names are
+        the class names.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}.")
+    if not isinstance(subject, (int,)) or not 1 <= subject <= 109:
+        raise ValueError(f"subject must be an integer from 1 to 109, got {subject!r}.")
+    if tmax <= tmin:
+        raise ValueError(f"tmax ({tmax}) must be greater than tmin ({tmin}).")
+    runs, classes = TASKS[task]
+    mne_verbose = "WARNING" if verbose in (None, False) else verbose
+    with use_log_level(verbose):
+        files = _find_files(subject, runs, path)
+        logger.info(f"Loading eegmmidb S{subject:03d} {task}: {len(files)} runs")
+        raws = [mne.io.read_raw_edf(f, preload=True, verbose=mne_verbose) for f in files]
+        raw = mne.concatenate_raws(raws, verbose=mne_verbose)
+        mne.datasets.eegbci.standardize(raw)
+        raw.set_montage(standard_montage(), verbose=mne_verbose)
+        raw.pick("eeg")
+        if l_freq is not None or h_freq is not None:
+            raw.filter(l_freq, h_freq, fir_design="firwin", skip_by_annotation="edge",
+                       verbose=mne_verbose)
+        if resample is not None:
+            raw.resample(resample, verbose=mne_verbose)
+        events, _ = mne.events_from_annotations(
+            raw, event_id={"T1": 1, "T2": 2}, verbose=mne_verbose
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*annotation.*")
+            epochs = mne.Epochs(
+                raw, events, event_id={classes[0]: 1, classes[1]: 2}, tmin=tmin, tmax=tmax,
+                baseline=None, preload=True, verbose=mne_verbose,
+            )
+    epochs.info["description"] = f"PhysioNet eegmmidb S{subject:03d} {task}"
+    return epochs

@@ -1,0 +1,251 @@
+"""Simulated motor-imagery EEG with a known ground truth.
+
+The generative model, in sensor space on the 64 channels of the 10-10 layout
+used by PhysioNet's eegmmidb:
+
+- background: pink (1/f) noise, one independent process per channel, mixed
+  by a broad spatial kernel to mimic volume conduction;
+- a posterior alpha rhythm (8-12 Hz, centred on Oz);
+- sensorimotor rhythms (mu 8-13 Hz plus a weaker beta 18-26 Hz) from sources
+  under C3, C4 and Cz;
+- white sensor noise;
+- for a trial of class *k*, event-related desynchronisation (ERD): the
+  amplitude of class *k*'s sensorimotor source falls by ``erd`` inside
+  ``erd_window`` (left hand: C4, right hand: C3, feet: Cz);
+- optionally (``confound=True``) an eye-blink-like deflection on the frontal
+  channels whose presence depends on the class.
+
+Spatial spread uses a documented smooth kernel instead of a forward model:
+the amplitude of a source at channel *c* is ``exp(-a**2 / (2 * sigma**2))``,
+with *a* the angle between the source's and the channel's template positions
+seen from the centroid of all electrodes, and ``sigma`` 0.5 rad for the
+sensorimotor sources (their mask then holds the centre channel and its four
+nearest neighbours, e.g. C4, C2, C6, FC4, CP4). It needs no download and is
+fast.
+"""
+
+import numpy as np
+import xarray as xr
+
+import mne
+
+from .._utils import logger, use_log_level
+from ._eegbci import standard_montage
+
+#: The 64 channels of PhysioNet's eegmmidb, in recording order.
+EEGBCI_CHANNELS = (
+    "FC5 FC3 FC1 FCz FC2 FC4 FC6 C5 C3 C1 Cz C2 C4 C6 CP5 CP3 CP1 CPz CP2 CP4 CP6 "
+    "Fp1 Fpz Fp2 AF7 AF3 AFz AF4 AF8 F7 F5 F3 F1 Fz F2 F4 F6 F8 FT7 FT8 T7 T8 T9 T10 "
+    "TP7 TP8 P7 P5 P3 P1 Pz P2 P4 P6 P8 PO7 PO3 POz PO4 PO8 O1 Oz O2 Iz"
+).split()
+
+#: Class name -> channel over the sensorimotor source that desynchronises.
+CLASS_SOURCES = {"left": "C4", "right": "C3", "feet": "Cz"}
+FRONTAL_CHANNELS = ("Fp1", "Fpz", "Fp2", "AF7", "AF3", "AFz", "AF4", "AF8")
+
+SOURCE_SIGMA = 0.5  # radians, seen from the centroid of the electrodes
+MASK_LEVEL = 0.5  # channels where the source's amplitude is >= half its peak
+MU_BAND = (8.0, 13.0)
+BETA_BAND = (18.0, 26.0)
+ALPHA_BAND = (8.0, 12.0)
+
+
+def _unit_positions(ch_names):
+    pos = standard_montage().get_positions()["ch_pos"]
+    xyz = np.array([pos[ch] for ch in ch_names])
+    xyz = xyz - xyz.mean(axis=0)  # centre the template head before projecting
+    return xyz / np.linalg.norm(xyz, axis=1, keepdims=True)
+
+
+def spatial_kernel(ch_names, centre, sigma=SOURCE_SIGMA):
+    """Amplitude of a source under channel ``centre`` at every channel."""
+    xyz = _unit_positions(ch_names)
+    angle = np.arccos(np.clip(xyz @ xyz[ch_names.index(centre)], -1.0, 1.0))
+    return np.exp(-(angle**2) / (2 * sigma**2))
+
+
+def _band_noise(rng, shape, sfreq, band):
+    """Gaussian noise band-limited to ``band`` with unit variance."""
+    n = shape[-1]
+    spec = np.fft.rfft(rng.standard_normal(shape), axis=-1)
+    freqs = np.fft.rfftfreq(n, 1 / sfreq)
+    spec[..., (freqs < band[0]) | (freqs > band[1])] = 0
+    x = np.fft.irfft(spec, n=n, axis=-1)
+    return x / x.std()
+
+
+def _pink_noise(rng, shape, sfreq):
+    n = shape[-1]
+    spec = np.fft.rfft(rng.standard_normal(shape), axis=-1)
+    freqs = np.fft.rfftfreq(n, 1 / sfreq)
+    spec[..., 0] = 0
+    spec[..., 1:] /= np.sqrt(freqs[1:])
+    x = np.fft.irfft(spec, n=n, axis=-1)
+    return x / x.std()
+
+
+def _window_envelope(times, window, ramp=0.2):
+    """1 inside ``window``, 0 outside, with raised-cosine ramps of ``ramp`` s."""
+    t0, t1 = window
+    env = np.clip(np.minimum(times - t0, t1 - times) / ramp + 0.5, 0, 1)
+    return 0.5 - 0.5 * np.cos(np.pi * env)
+
+
+def band_power(data, sfreq, band):
+    """Mean power in ``band`` along the last axis (periodogram)."""
+    freqs = np.fft.rfftfreq(data.shape[-1], 1 / sfreq)
+    spec = np.abs(np.fft.rfft(data, axis=-1)) ** 2
+    keep = (freqs >= band[0]) & (freqs <= band[1])
+    return spec[..., keep].sum(axis=-1) / data.shape[-1] ** 2
+
+
+def simulate_motor_imagery(
+    n_trials=200,
+    n_classes=2,
+    snr=3.0,
+    *,
+    erd=0.5,
+    erd_window=(0.5, 2.5),
+    sfreq=100.0,
+    tmin=-1.0,
+    tmax=4.0,
+    confound=False,
+    confound_rate=(0.9, 0.1),
+    seed=0,
+    verbose=None,
+):
+    """Simulate motor-imagery EEG epochs with a known ground truth.
+
+    Parameters
+    ----------
+    n_trials : int
+        Number of trials, split evenly (round-robin) between classes.
+    n_classes : 2 | 3
+        Classes ``left``, ``right`` (and ``feet`` for 3). Left-hand imagery
+        desynchronises the rhythm over the right hemisphere (C4), right-hand
+        imagery over the left (C3), feet at the vertex (Cz).
+    snr : float
+        Signal-to-noise ratio of the sensorimotor rhythm at its source's
+        centre channel: its mu-band (8-13 Hz) power divided by the mu-band
+        power of everything else there (background, alpha, sensor noise).
+    erd : float
+        Depth of the desynchronisation, 0 to 1: inside ``erd_window`` the
+        rhythm's amplitude is multiplied by ``1 - erd``. At the centre
+        channel the mu-band power of the desynchronising class is then
+        ``(1 + snr * (1 - erd)**2) / (1 + snr)`` times that of the other
+        classes (0.44 with the defaults); outside the mask the classes do
+        not differ.
+    erd_window : tuple of float
+        Start and end (s, relative to the cue) of the desynchronisation, with
+        0.2 s raised-cosine ramps centred on the edges.
+    sfreq, tmin, tmax : float
+        Sampling rate (Hz) and epoch window (s).
+    confound : bool
+        Add an eye-blink-like artefact (a 0.3 s positive deflection, largest
+        at Fp1/Fpz/Fp2) in the task window, present in a share
+        ``confound_rate[0]`` of the first class's trials and
+        ``confound_rate[1]`` of the others': a shortcut a classifier can
+        exploit (a "Clever Hans" cue).
+    confound_rate : tuple of float
+        See ``confound``.
+    seed : int
+        Seed of the random generator; the same seed gives the same data.
+    verbose : bool | str | int | None
+        Controls log output.
+
+    Returns
+    -------
+    epochs : mne.Epochs
+        ``n_trials`` x 64 channels, with ``standard_1005`` positions and the
+        class names as event names. Data are in volts (background about
+        10 uV).
+    truth : xarray.DataArray
+        Boolean, dims ``("class", "channel", "time")``: True where the class's
+        discriminative signal lies, i.e. channels where its source has at
+        least half its peak amplitude, within ``erd_window``. ``attrs`` hold
+        the simulation's parameters, the centre channel of each class and
+        the confound channels.
+    """
+    if n_classes not in (2, 3):
+        raise ValueError(f"n_classes must be 2 or 3, got {n_classes!r}.")
+    if n_trials < 2 * n_classes:
+        raise ValueError(f"n_trials must be at least {2 * n_classes} (two per class), got {n_trials}.")
+    if not 0 <= erd <= 1:
+        raise ValueError(f"erd must lie between 0 and 1, got {erd}.")
+    if snr < 0:
+        raise ValueError(f"snr must be non-negative, got {snr}.")
+    if not tmin < erd_window[0] < erd_window[1] <= tmax:
+        raise ValueError(f"erd_window {erd_window} must lie inside the epoch ({tmin}, {tmax}).")
+
+    rng = np.random.default_rng(seed)
+    classes = list(CLASS_SOURCES)[:n_classes]
+    ch_names = list(EEGBCI_CHANNELS)
+    n_ch = len(ch_names)
+    times = tmin + np.arange(int(round((tmax - tmin) * sfreq)) + 1) / sfreq
+    n_t = len(times)
+    y = np.arange(n_trials) % n_classes
+    rng.shuffle(y)
+    shape = (n_trials, n_ch, n_t)
+
+    with use_log_level(verbose):
+        # background: pink noise mixed by a broad kernel (volume conduction)
+        mix = np.stack([spatial_kernel(ch_names, c, sigma=0.6) for c in ch_names])
+        mix /= np.linalg.norm(mix, axis=1, keepdims=True)
+        background = np.einsum("cd,ndt->nct", mix, _pink_noise(rng, shape, sfreq))
+        alpha = _band_noise(rng, (n_trials, 1, n_t), sfreq, ALPHA_BAND)
+        background += 0.7 * spatial_kernel(ch_names, "Oz", sigma=0.5)[:, None] * alpha
+        background += 0.3 * rng.standard_normal(shape)
+
+        env = _window_envelope(times, erd_window)
+        data = background
+        centres = {}
+        for k, cls in enumerate(classes):
+            centre = CLASS_SOURCES[cls]
+            centres[cls] = centre
+            i = ch_names.index(centre)
+            rhythm = _band_noise(rng, (n_trials, n_t), sfreq, MU_BAND)
+            rhythm += 0.5 * _band_noise(rng, (n_trials, n_t), sfreq, BETA_BAND)
+            # scale so that the rhythm's mu power at the centre is snr x the rest's
+            gain = np.sqrt(snr * band_power(background[:, i], sfreq, MU_BAND).mean()
+                           / band_power(rhythm, sfreq, MU_BAND).mean())
+            amplitude = np.where((y == k)[:, None], 1 - erd * env, 1.0)
+            data = data + spatial_kernel(ch_names, centre)[None, :, None] * (
+                gain * amplitude * rhythm
+            )[:, None, :]
+
+        if confound:
+            blink_t = rng.uniform(*erd_window, size=n_trials)
+            rate = np.where(y == 0, confound_rate[0], confound_rate[1])
+            has_blink = rng.random(n_trials) < rate
+            bump = np.exp(-((times[None] - blink_t[:, None]) ** 2) / (2 * 0.075**2))
+            front = np.maximum(spatial_kernel(ch_names, "Fpz", sigma=0.35), 0)
+            front[front < 0.05] = 0
+            data = data + 8.0 * has_blink[:, None, None] * front[None, :, None] * bump[:, None, :]
+
+        data *= 1e-5  # volts: background around 10 uV
+        info = mne.create_info(ch_names, sfreq, "eeg")
+        info.set_montage(standard_montage())
+        events = np.column_stack([np.arange(n_trials) * n_t, np.zeros(n_trials, int), y + 1])
+        epochs = mne.EpochsArray(
+            data, info, events=events, tmin=tmin,
+            event_id={c: k + 1 for k, c in enumerate(classes)}, verbose=False,
+        )
+        epochs.info["description"] = f"neurolrp simulated motor imagery (seed {seed})"
+
+        in_window = env >= 0.5
+        mask = np.stack([
+            (spatial_kernel(ch_names, centres[c]) >= MASK_LEVEL)[:, None] & in_window[None]
+            for c in classes
+        ])
+        truth = xr.DataArray(
+            mask, dims=("class", "channel", "time"),
+            coords={"class": classes, "channel": ch_names, "time": times}, name="truth",
+            attrs={
+                "snr": snr, "erd": erd, "erd_window": list(erd_window), "seed": seed,
+                "source_sigma_rad": SOURCE_SIGMA, "mask_level": MASK_LEVEL,
+                "centre_channels": [centres[c] for c in classes],
+                "confound": int(confound), "confound_channels": list(FRONTAL_CHANNELS),
+            },
+        )
+        logger.info(f"Simulated {n_trials} trials ({', '.join(classes)}) x {n_ch} channels x {n_t} samples")
+    return epochs, truth

@@ -1,0 +1,241 @@
+"""The relevance container: one ``xarray.DataArray`` every stage shares.
+
+A relevance array is named ``relevance``, has dims ``("trial", "channel",
+"time")`` and dtype float32. Its coordinates:
+
+``trial``
+    the trial's index in the data that were explained (kept when trials are
+    selected, so ``rel.sel(trial=~rel.correct)`` still says which epochs).
+``channel``
+    channel names, with ``ch_x``, ``ch_y``, ``ch_z`` (positions in metres, MNE
+    head coordinates; NaN where unknown) on the same dimension, so a file
+    can be plotted without the recording.
+``time``
+    seconds relative to the event.
+per trial
+    ``y_pred`` (predicted class name), ``target`` (the explained class, or
+    ``"a-b"`` for a contrast), ``score`` (the explained output); when labels
+    are known also ``y_true`` and ``correct`` (bool); optionally
+    ``conservation`` (relative conservation error of that trial).
+
+``attrs`` say how it was made: ``method``, ``composite``, ``rules`` (JSON),
+``model``, ``classes``, ``sfreq``, ``neurolrp_version`` and
+``conservation_error`` (largest relative error over trials, NaN where the
+method does not conserve). Every attr is a string, a number or a list of
+strings, so a file round-trips through netCDF unchanged.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+DIMS = ("trial", "channel", "time")
+POS_COORDS = ("ch_x", "ch_y", "ch_z")
+REQUIRED_TRIAL_COORDS = ("y_pred", "target", "score")
+REQUIRED_ATTRS = ("method", "sfreq", "neurolrp_version", "conservation_error")
+
+
+def make_relevance(
+    values,
+    *,
+    channels,
+    times,
+    y_pred,
+    target,
+    score,
+    y_true=None,
+    ch_pos=None,
+    trial=None,
+    conservation=None,
+    attrs=None,
+):
+    """Build a validated relevance DataArray.
+
+    Parameters
+    ----------
+    values : array, shape (n_trials, n_channels, n_times)
+        Signed relevance; stored as float32.
+    channels : list of str
+        Channel names.
+    times : array, shape (n_times,)
+        Time of each sample in seconds.
+    y_pred, target : array of str, shape (n_trials,)
+        Predicted and explained class per trial.
+    score : array, shape (n_trials,)
+        The explained model output per trial.
+    y_true : array of str | None
+        True class per trial; adds ``y_true`` and ``correct``.
+    ch_pos : array, shape (n_channels, 3) | None
+        Channel positions in metres (MNE head coordinates); NaN if unknown.
+    trial : array of int | None
+        Trial indices; default ``0 .. n_trials - 1``.
+    conservation : array, shape (n_trials,) | None
+        Per-trial relative conservation error.
+    attrs : dict | None
+        Provenance (see the module docstring); ``neurolrp_version`` is added.
+
+    Returns
+    -------
+    relevance : xarray.DataArray
+    """
+    from . import __version__
+
+    values = np.asarray(values, dtype=np.float32)
+    n_trials, n_ch, n_t = values.shape
+    if ch_pos is None:
+        ch_pos = np.full((n_ch, 3), np.nan)
+    ch_pos = np.asarray(ch_pos, dtype=np.float64)
+    coords = {
+        "trial": np.arange(n_trials) if trial is None else np.asarray(trial, dtype=np.int64),
+        "channel": np.asarray(channels, dtype=object),
+        "time": np.asarray(times, dtype=np.float64),
+        "y_pred": ("trial", np.asarray(y_pred, dtype=object)),
+        "target": ("trial", np.asarray(target, dtype=object)),
+        "score": ("trial", np.asarray(score, dtype=np.float32)),
+    }
+    for name, col in zip(POS_COORDS, ch_pos.T):
+        coords[name] = ("channel", col)
+    if y_true is not None:
+        y_true = np.asarray(y_true, dtype=object)
+        coords["y_true"] = ("trial", y_true)
+        coords["correct"] = ("trial", y_true == np.asarray(y_pred, dtype=object))
+    if conservation is not None:
+        coords["conservation"] = ("trial", np.asarray(conservation, dtype=np.float32))
+    full_attrs = {"method": "", "sfreq": np.nan, "conservation_error": np.nan}
+    full_attrs.update(attrs or {})
+    full_attrs["neurolrp_version"] = __version__
+    rel = xr.DataArray(values, dims=DIMS, coords=coords, name="relevance", attrs=full_attrs)
+    validate_relevance(rel)
+    return rel
+
+
+def validate_relevance(rel):
+    """Check that ``rel`` follows the relevance convention; raise if not.
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        The array to check.
+
+    Raises
+    ------
+    TypeError
+        ``rel`` is not a DataArray.
+    ValueError
+        Wrong name, dims or dtype; a missing coordinate or attr; an attr of a
+        type netCDF cannot store; NaN or inf relevance; ``correct`` not equal
+        to ``y_true == y_pred``.
+    """
+    if not isinstance(rel, xr.DataArray):
+        raise TypeError(f"relevance must be an xarray.DataArray, got {type(rel).__name__}.")
+    if rel.name != "relevance":
+        raise ValueError(f"relevance DataArray must be named 'relevance', got {rel.name!r}.")
+    if rel.dims != DIMS:
+        raise ValueError(f"relevance must have dims {DIMS}, got {rel.dims}.")
+    if rel.dtype != np.float32:
+        raise ValueError(f"relevance must be float32, got {rel.dtype}.")
+    missing = [c for c in ("trial", "channel", "time", *POS_COORDS, *REQUIRED_TRIAL_COORDS)
+               if c not in rel.coords]
+    if missing:
+        raise ValueError(f"relevance lacks coordinate(s) {missing}.")
+    for name in REQUIRED_TRIAL_COORDS + ("y_true", "correct", "conservation"):
+        if name in rel.coords and rel.coords[name].dims != ("trial",):
+            raise ValueError(f"coordinate {name!r} must lie on 'trial'.")
+    if ("y_true" in rel.coords) != ("correct" in rel.coords):
+        raise ValueError("'y_true' and 'correct' go together.")
+    if "correct" in rel.coords:
+        expected = rel["y_true"].values == rel["y_pred"].values
+        if not np.array_equal(rel["correct"].values.astype(bool), expected):
+            raise ValueError("'correct' must equal y_true == y_pred.")
+    missing = [a for a in REQUIRED_ATTRS if a not in rel.attrs]
+    if missing:
+        raise ValueError(f"relevance lacks attr(s) {missing}.")
+    for key, val in rel.attrs.items():
+        ok = isinstance(val, (str, int, float, np.number)) and not isinstance(val, bool)
+        ok = ok or (isinstance(val, (list, tuple)) and all(isinstance(v, str) for v in val))
+        if not ok:
+            raise ValueError(
+                f"attr {key!r} is a {type(val).__name__}; netCDF stores only strings, numbers "
+                "and lists of strings (encode dicts as JSON)."
+            )
+    if not np.isfinite(rel.values).all():
+        raise ValueError("relevance holds NaN or infinite values.")
+
+
+def save_relevance(rel, fname):
+    """Save relevance to a netCDF-4 file (netCDF4 engine).
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        A relevance array (validated before writing).
+    fname : path-like
+        Output file, conventionally ``*.nc``.
+
+    Returns
+    -------
+    fname : pathlib.Path
+    """
+    validate_relevance(rel)
+    fname = Path(fname)
+    rel.to_netcdf(fname, engine="netcdf4")
+    return fname
+
+
+def load_relevance(fname):
+    """Load relevance saved by :func:`save_relevance`.
+
+    Parameters
+    ----------
+    fname : path-like
+        A netCDF file written by :func:`save_relevance`.
+
+    Returns
+    -------
+    relevance : xarray.DataArray
+        Identical (values, coordinates, attrs) to what was saved.
+    """
+    fname = Path(fname)
+    if not fname.exists():
+        raise FileNotFoundError(f"No such relevance file: {fname}")
+    with xr.open_dataarray(fname, engine="netcdf4") as rel:
+        rel = rel.load()
+    for key, val in rel.attrs.items():
+        # netCDF hands lists back as arrays; the convention keeps lists
+        if isinstance(val, np.ndarray):
+            rel.attrs[key] = val.tolist()
+    validate_relevance(rel)
+    return rel
+
+
+def channel_positions(info):
+    """Positions (n_channels, 3) in metres from an ``mne.Info``; NaN if unset."""
+    pos = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=np.float64)
+    pos[~np.isfinite(pos).all(axis=1) | ~pos.any(axis=1)] = np.nan
+    return pos
+
+
+def to_info(rel):
+    """An ``mne.Info`` with the relevance's channels, positions and sfreq.
+
+    Raises a ValueError when the relevance carries no channel positions
+    (computed from a plain array), since nothing can then be drawn on a scalp.
+    """
+    import mne
+
+    pos = np.column_stack([rel[c].values for c in POS_COORDS])
+    names = [str(c) for c in rel.channel.values]
+    missing = [n for n, p in zip(names, pos) if not np.isfinite(p).all()]
+    if missing:
+        raise ValueError(
+            f"relevance has no scalp positions for channel(s) {missing[:10]}; explain "
+            "mne.Epochs with a montage to plot topographies."
+        )
+    sfreq = float(rel.attrs.get("sfreq", np.nan))
+    if not np.isfinite(sfreq):
+        sfreq = 1.0 / float(np.diff(rel.time.values[:2])[0]) if rel.sizes["time"] > 1 else 1.0
+    info = mne.create_info(names, sfreq, "eeg")
+    montage = mne.channels.make_dig_montage(dict(zip(names, pos)), coord_frame="head")
+    info.set_montage(montage)
+    return info
