@@ -2,7 +2,11 @@
 
 __version__ = "0.1.0"
 
-from . import datasets  # noqa: E402
+from . import datasets, lrp  # noqa: E402
+from .attribution import explain  # noqa: E402
+from .classifier import EEGClassifier  # noqa: E402
+from .decoding import cross_validate, make_csp_lda  # noqa: E402
 from .relevance import load_relevance, make_relevance, save_relevance  # noqa: E402
 
-__all__ = ["datasets", "load_relevance", "make_relevance", "save_relevance", "__version__"]
+__all__ = ["EEGClassifier", "cross_validate", "datasets", "explain", "load_relevance", "lrp",
+           "make_csp_lda", "make_relevance", "save_relevance", "__version__"]

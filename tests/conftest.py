@@ -21,3 +21,17 @@ def simulated():
     from neurolrp.datasets import simulate_motor_imagery
 
     return simulate_motor_imagery(n_trials=200, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def hands_feet_small(hands_feet):
+    """Hands/feet at 80 Hz, 0-3 s: quick to train and explain."""
+    return hands_feet.copy().resample(80).crop(0.0, 3.0)
+
+
+@pytest.fixture(scope="session")
+def fitted_shallow(hands_feet_small):
+    from neurolrp import EEGClassifier
+
+    return EEGClassifier("shallow", max_epochs=15, patience=15, verbose=False).fit(
+        hands_feet_small)

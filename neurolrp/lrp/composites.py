@@ -1,0 +1,120 @@
+"""Composites: which rule each layer of a network gets.
+
+A composite maps layer types to rules, with optional overrides for the first
+linear layer (the one that sees the EEG) and the last one (the output layer),
+following Montavon et al. 2019: LRP-epsilon/0 near the output, rules that
+favour positive evidence (z-plus, gamma, alpha-beta) in the lower
+convolutions, and an input-layer rule that suits the input's domain.
+
+EEG fed to a network is z-scored: signed and unbounded. Rules for that first
+layer: ``Epsilon`` (signed, gradient x input like), ``WSquare`` (the deep
+Taylor rule for unbounded real input), ``Flat`` (keeps the channel, spreads
+over the kernel's time taps), or ``ZBox`` with the data's range as bounds.
+"""
+
+import json
+
+from torch import nn
+
+from .rules import AlphaBeta, Epsilon, Flat, Gamma, Rule, WSquare, Zero, ZBox, ZPlus
+
+CONV = (nn.Conv1d, nn.Conv2d)
+DENSE = (nn.Linear,)
+POOL = (nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
+
+
+class Composite:
+    """A mapping from layer to LRP rule.
+
+    Parameters
+    ----------
+    layer_map : dict
+        Layer type (or tuple of types) -> :class:`~neurolrp.lrp.rules.Rule`.
+        The first matching entry wins, so put specific types first.
+    first : Rule | None
+        Rule for the first layer with weights, the one that sees the EEG
+        (overrides ``layer_map``).
+    last : Rule | None
+        Rule for the last layer with weights, the classifier (overrides
+        ``layer_map``).
+    name : str
+        Name recorded with every explanation.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from neurolrp.lrp import Composite, Epsilon, WSquare, ZPlus
+    >>> mine = Composite({nn.Conv2d: ZPlus(), (nn.Linear, nn.AvgPool2d): Epsilon(0.25)},
+    ...                  first=WSquare(), name="my-composite")
+    """
+
+    def __init__(self, layer_map, first=None, last=None, name="custom"):
+        for key, rule in layer_map.items():
+            if not isinstance(rule, Rule):
+                raise TypeError(f"layer_map[{key}] must be a Rule, got {type(rule).__name__}.")
+        self.layer_map = dict(layer_map)
+        self.first = first
+        self.last = last
+        self.name = name
+
+    def rule_for(self, module, position, n_layers):
+        """The rule for ``module``, the ``position``-th of ``n_layers`` layers with
+        weights (``position`` is None for a pooling layer)."""
+        if position == 0 and self.first is not None:
+            return self.first
+        if position is not None and position == n_layers - 1 and self.last is not None:
+            return self.last
+        for types, rule in self.layer_map.items():
+            if isinstance(module, types):
+                return rule
+        raise TypeError(
+            f"Composite {self.name!r} has no rule for {type(module).__name__}; add it to "
+            "layer_map."
+        )
+
+    def describe(self, model_layers):
+        """JSON text: the rule of every linear layer, by name."""
+        weighted = [name for name, m in model_layers if hasattr(m, "weight")]
+        return json.dumps({
+            name: self.rule_for(m, weighted.index(name) if name in weighted else None,
+                                len(weighted)).describe()
+            for name, m in model_layers})
+
+    def __repr__(self):
+        return f"Composite({self.name!r})"
+
+
+def _lower(rule, name, first=None, last=None):
+    return Composite({CONV: rule, DENSE: Epsilon(), POOL: Epsilon()}, first=first,
+                     last=last or Epsilon(), name=name)
+
+
+def _box():
+    return ZBox(None, None)
+
+
+#: Builders of the named composites (fresh rule objects on every call).
+COMPOSITES = {
+    "zero": lambda: Composite({CONV + DENSE + POOL: Zero()}, name="zero"),
+    "epsilon": lambda: Composite({CONV + DENSE + POOL: Epsilon(0.25)}, last=Epsilon(),
+                                 name="epsilon"),
+    "epsilon-plus": lambda: _lower(ZPlus(), "epsilon-plus"),
+    "epsilon-plus-flat": lambda: _lower(ZPlus(), "epsilon-plus-flat", first=Flat()),
+    "epsilon-plus-wsquare": lambda: _lower(ZPlus(), "epsilon-plus-wsquare", first=WSquare()),
+    "epsilon-plus-epsilon": lambda: _lower(ZPlus(), "epsilon-plus-epsilon", first=Epsilon()),
+    "epsilon-gamma-box": lambda: _lower(Gamma(0.25), "epsilon-gamma-box", first=_box()),
+    "alpha2-beta1": lambda: _lower(AlphaBeta(2.0, 1.0), "alpha2-beta1"),
+    "alpha1-beta0": lambda: _lower(AlphaBeta(1.0, 0.0), "alpha1-beta0"),
+}
+
+DEFAULT_COMPOSITE = "epsilon-plus-epsilon"
+
+
+def get_composite(composite):
+    """A :class:`Composite` from a name in ``COMPOSITES`` or a Composite."""
+    if isinstance(composite, Composite):
+        return composite
+    if composite not in COMPOSITES:
+        raise ValueError(f"composite must be a Composite or one of {sorted(COMPOSITES)}, got "
+                         f"{composite!r}.")
+    return COMPOSITES[composite]()

@@ -1,0 +1,227 @@
+"""Which layers the engine knows, and how a model is prepared for it.
+
+Preparing a model works on a copy, never the user's model: it is traced with
+``torch.fx`` so that every operation of its ``forward`` is known (a functional
+call the engine cannot see would silently give a wrong heatmap), every leaf
+module is checked against the supported types, and each batch norm is folded
+into the convolution or dense layer before it.
+"""
+
+import copy
+import operator
+
+import torch
+import torch.fx
+from torch import nn
+from torch.nn import functional as F
+
+from ..models import Log, Square
+
+#: Layers with weights (or fixed averaging weights) that a rule handles.
+LINEAR_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool1d, nn.AvgPool2d,
+                nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
+#: Element-wise functions: relevance passes through them unchanged.
+ELEMENTWISE_TYPES = (nn.ReLU, nn.ELU, nn.LeakyReLU, nn.Identity, nn.Dropout, nn.Dropout1d,
+                     nn.Dropout2d, Square, Log)
+#: Layers whose plain gradient routes relevance correctly: reshapes, and max
+#: pooling, which gives each output's relevance to the input that won
+#: (winner-take-all, as in Montavon et al. 2019).
+ROUTING_TYPES = (nn.Flatten, nn.Unflatten, nn.MaxPool1d, nn.MaxPool2d)
+BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
+SUPPORTED_TYPES = LINEAR_TYPES + ELEMENTWISE_TYPES + ROUTING_TYPES + BATCHNORM_TYPES
+
+#: Functions and tensor methods allowed in a traced forward: pure reshapes.
+SHAPE_FUNCTIONS = {torch.flatten, torch.reshape, torch.unsqueeze, torch.squeeze,
+                   torch.permute, torch.transpose, getattr}
+SHAPE_METHODS = {"view", "reshape", "flatten", "unsqueeze", "squeeze", "permute", "transpose",
+                 "contiguous", "size", "dim"}
+
+
+class UnsupportedModelError(TypeError):
+    """The model holds a layer or operation the LRP engine cannot explain."""
+
+
+class LinearOp:
+    """A linear layer seen as ``z = op(x, w, b)`` with swappable parameters."""
+
+    def __init__(self, module):
+        self.module = module
+        m = module
+        if isinstance(m, nn.Linear):
+            self.kind = "linear"
+        elif isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            self.kind = "conv"
+            if m.padding_mode != "zeros":
+                raise UnsupportedModelError(
+                    f"{type(m).__name__} with padding_mode={m.padding_mode!r} is not supported.")
+        else:
+            self.kind = "pool"
+            if getattr(m, "ceil_mode", False):
+                raise UnsupportedModelError(f"{type(m).__name__} with ceil_mode=True is not supported.")
+            if getattr(m, "count_include_pad", True) is False and _nonzero(m.padding):
+                raise UnsupportedModelError(
+                    f"{type(m).__name__} with count_include_pad=False and padding is not supported.")
+        self.ndim = 2 if isinstance(m, (nn.Conv2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)) else 1
+
+    def params(self, x):
+        """The layer's (weight, bias); average pooling as a depthwise kernel."""
+        m = self.module
+        if self.kind != "pool":
+            return m.weight, m.bias
+        kernel, _, _ = self._pool_geometry(x)
+        n = 1
+        for k in kernel:
+            n *= k
+        w = torch.full((x.shape[1], 1, *kernel), 1.0 / n, dtype=x.dtype, device=x.device)
+        return w, None
+
+    def _pool_geometry(self, x):
+        m = self.module
+        size = x.shape[2:]
+        if isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)):
+            out = m.output_size if isinstance(m.output_size, tuple) else (m.output_size,) * self.ndim
+            out = tuple(s if o is None else o for o, s in zip(out, size))
+            if any(s % o for s, o in zip(size, out)):
+                raise UnsupportedModelError(
+                    f"{type(m).__name__}: input size {tuple(size)} is not a multiple of the "
+                    f"output size {out}; the engine needs equal pooling windows.")
+            kernel = tuple(s // o for s, o in zip(size, out))
+            return kernel, kernel, (0,) * self.ndim
+        as_tuple = (lambda v: v if isinstance(v, tuple) else (v,) * self.ndim)
+        kernel = as_tuple(m.kernel_size)
+        stride = as_tuple(m.stride if m.stride is not None else m.kernel_size)
+        return kernel, stride, as_tuple(m.padding)
+
+    def __call__(self, x, w, b):
+        m = self.module
+        if self.kind == "linear":
+            return F.linear(x, w, b)
+        conv = F.conv2d if self.ndim == 2 else F.conv1d
+        if self.kind == "conv":
+            return conv(x, w, b, m.stride, m.padding, m.dilation, m.groups)
+        _, stride, padding = self._pool_geometry(x)
+        return conv(x, w, b, stride, padding, 1, x.shape[1])
+
+    def bias_view(self, b):
+        """Bias shaped to broadcast against the layer's output."""
+        return b if self.kind == "linear" else b.view(1, -1, *([1] * self.ndim))
+
+
+def _nonzero(padding):
+    return any(p != 0 for p in (padding if isinstance(padding, tuple) else (padding,)))
+
+
+class _Tracer(torch.fx.Tracer):
+    """Keep every supported module (ours included) as one opaque call."""
+
+    def is_leaf_module(self, m, qualname):
+        return isinstance(m, SUPPORTED_TYPES) or super().is_leaf_module(m, qualname)
+
+
+def _is_shape(node):
+    """Whether an fx node is a tensor's shape (``x.shape`` or ``x.size()``)."""
+    return isinstance(node, torch.fx.Node) and (
+        (node.op == "call_function" and node.target is getattr and node.args[1] == "shape")
+        or (node.op == "call_method" and node.target == "size"))
+
+
+def _describe(name, module):
+    return f"'{name}' ({type(module).__name__})"
+
+
+def prepare_model(model):
+    """A copy of ``model`` ready for the engine, and its linear layers in order.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network to explain; it is not modified.
+
+    Returns
+    -------
+    prepared : torch.nn.Module
+        A copy in eval mode with batch norms folded into the layers before
+        them (and replaced by ``Identity``).
+    linear_names : list of str
+        Qualified names of the linear layers, from input to output.
+
+    Raises
+    ------
+    UnsupportedModelError
+        A layer type the engine has no rule for, a functional operation in
+        ``forward`` it cannot check, or a batch norm that follows no
+        convolution or dense layer. The message names the module.
+    """
+    unsupported = [
+        _describe(name, m) for name, m in model.named_modules()
+        if not list(m.children()) and not isinstance(m, SUPPORTED_TYPES)
+    ]
+    if unsupported:
+        raise UnsupportedModelError(
+            f"The LRP engine has no rule for {', '.join(unsupported)}. Supported layers: "
+            + ", ".join(sorted({t.__name__ for t in SUPPORTED_TYPES}))
+            + ". Build the model from these (see neurolrp.models)."
+        )
+    model = copy.deepcopy(model).eval()
+    try:
+        graph = _Tracer().trace(model)
+    except Exception as err:  # noqa: BLE001 - any tracing failure means "cannot verify"
+        raise UnsupportedModelError(
+            f"The model's forward cannot be traced ({type(err).__name__}: {err}); the engine "
+            "must see every operation. Write the model as an nn.Sequential of supported layers."
+        ) from None
+    modules = dict(model.named_modules())
+    order, consumers = [], {}
+    for node in graph.nodes:
+        if node.op == "call_module":
+            order.append(node)
+        elif node.op == "call_function" and node.target is operator.getitem \
+                and _is_shape(node.args[0]):
+            pass  # x.shape[0]: reading a size
+        elif node.op == "call_function" and node.target not in SHAPE_FUNCTIONS:
+            raise UnsupportedModelError(
+                f"forward calls {getattr(node.target, '__name__', node.target)} outside a module; "
+                "the engine cannot give it a rule. Use the module form (e.g. nn.ReLU()) instead."
+            )
+        elif node.op == "call_method" and node.target not in SHAPE_METHODS:
+            raise UnsupportedModelError(
+                f"forward calls the tensor method .{node.target}() outside a module; the engine "
+                "cannot give it a rule. Use a module instead."
+            )
+        for arg in node.all_input_nodes:
+            consumers.setdefault(arg, []).append(node)
+
+    for node in order:
+        bn = modules[node.target]
+        if not isinstance(bn, BATCHNORM_TYPES):
+            continue
+        prev = node.args[0]
+        prev_mod = modules.get(prev.target) if prev.op == "call_module" else None
+        if not isinstance(prev_mod, (nn.Linear, nn.Conv1d, nn.Conv2d)) or len(consumers[prev]) != 1:
+            raise UnsupportedModelError(
+                f"Batch norm {_describe(node.target, bn)} does not directly follow a convolution "
+                "or dense layer, so it cannot be folded into one."
+            )
+        _fold(prev_mod, bn)
+        parent, _, attr = node.target.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, attr, nn.Identity())
+
+    for m in model.modules():
+        if hasattr(m, "inplace"):
+            m.inplace = False
+    linear_names = [n.target for n in order if isinstance(modules[n.target], LINEAR_TYPES)]
+    if not linear_names:
+        raise UnsupportedModelError("The model has no linear layer to explain.")
+    return model, linear_names
+
+
+@torch.no_grad()
+def _fold(layer, bn):
+    """Fold eval-mode batch norm into the preceding layer's weight and bias."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else \
+        1.0 / torch.sqrt(bn.running_var + bn.eps)
+    shift = (bn.bias if bn.affine else 0.0) - bn.running_mean * scale
+    shape = (-1,) + (1,) * (layer.weight.dim() - 1)
+    layer.weight.mul_(scale.view(shape))
+    bias = layer.bias if layer.bias is not None else torch.zeros_like(bn.running_mean)
+    layer.bias = nn.Parameter(bias * scale + shift)

@@ -1,0 +1,295 @@
+"""The LRP engine: independent references, conservation, layers, errors."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import neurolrp
+from neurolrp.lrp import (COMPOSITES, AlphaBeta, Composite, Epsilon, Flat, Gamma,
+                          UnsupportedModelError, WSquare, Zero, ZBox, ZPlus, prepare_model)
+from neurolrp.models import MODELS, make_model
+
+RULES = {
+    "zero": Zero(), "epsilon": Epsilon(0.1), "gamma": Gamma(0.25), "alpha2beta1": AlphaBeta(2, 1),
+    "alpha1beta0": AlphaBeta(1, 0), "zplus": ZPlus(), "flat": Flat(), "wsquare": WSquare(),
+    "zbox": ZBox(-3.0, 3.0),
+}
+
+
+def _stab(z, eps):
+    return z + (eps if z >= 0 else -eps)
+
+
+def _ref_dense(name, x, W, b, R):
+    """Explicit loops over inputs i and outputs j (W has shape (out, in))."""
+    n_out, n_in = W.shape
+    R_in = np.zeros(n_in)
+    for j in range(n_out):
+        z_j = sum(x[i] * W[j, i] for i in range(n_in)) + b[j]
+        if name in ("zero", "epsilon"):
+            eps = 0.1 if name == "epsilon" else 1e-12
+            num = [x[i] * W[j, i] for i in range(n_in)]
+            den = _stab(sum(num) + b[j], eps)
+            R_in += np.array(num) / den * R[j]
+        elif name in ("zplus", "alpha1beta0", "alpha2beta1"):
+            alpha, beta = (2.0, 1.0) if name == "alpha2beta1" else (1.0, 0.0)
+            pos = [max(0.0, x[i] * W[j, i]) for i in range(n_in)]
+            neg = [min(0.0, x[i] * W[j, i]) for i in range(n_in)]
+            dp = _stab(sum(pos) + max(b[j], 0.0), 1e-6)
+            dn = _stab(sum(neg) + min(b[j], 0.0), 1e-6)
+            R_in += (alpha * np.array(pos) / dp - beta * np.array(neg) / dn) * R[j]
+        elif name == "gamma":
+            g = 0.25
+            if z_j > 0:
+                num = [x[i] * W[j, i] + g * max(0.0, x[i] * W[j, i]) for i in range(n_in)]
+                den = _stab(sum(num) + b[j] + g * max(b[j], 0.0), 1e-6)
+            elif z_j < 0:
+                num = [x[i] * W[j, i] + g * min(0.0, x[i] * W[j, i]) for i in range(n_in)]
+                den = _stab(sum(num) + b[j] + g * min(b[j], 0.0), 1e-6)
+            else:
+                continue
+            R_in += np.array(num) / den * R[j]
+        elif name == "flat":
+            R_in += R[j] / n_in
+        elif name == "wsquare":
+            w2 = W[j] ** 2
+            R_in += w2 / w2.sum() * R[j]
+        elif name == "zbox":
+            lo, hi = -3.0, 3.0
+            num = [x[i] * W[j, i] - lo * max(W[j, i], 0) - hi * min(W[j, i], 0)
+                   for i in range(n_in)]
+            R_in += np.array(num) / _stab(sum(num) + b[j], 1e-6) * R[j]
+    return R_in
+
+
+def _tiny_net(seed=0, bias=True):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(6, 5, bias=bias), nn.ReLU(),
+                        nn.Linear(5, 3, bias=bias))
+    return net.double().eval()
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_engine_matches_explicit_numpy_loops(name):
+    net = _tiny_net()
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((4, 2, 3)) * 2  # signed input
+    comp = Composite({nn.Linear: RULES[name]}, name=name)
+    rel = neurolrp.explain(net.float(), X.astype(np.float32), composite=comp, target=1,
+                           verbose=False)
+    net = net.double()
+    W1, b1 = net[1].weight.detach().numpy(), net[1].bias.detach().numpy()
+    W2, b2 = net[3].weight.detach().numpy(), net[3].bias.detach().numpy()
+    for t in range(len(X)):
+        x = X[t].reshape(-1).astype(np.float32).astype(np.float64)
+        h = np.maximum(W1 @ x + b1, 0)
+        out = W2 @ h + b2
+        R_top = np.zeros(3)
+        R_top[1] = out[1]
+        R_h = _ref_dense(name, h, W2, b2, R_top)
+        R_x = _ref_dense(name, x, W1, b1, R_h)  # ReLU passes relevance unchanged
+        np.testing.assert_allclose(rel.values[t].reshape(-1), R_x, rtol=1e-4, atol=1e-5)
+
+
+def test_lrp0_equals_gradient_times_input_on_bias_free_relu_net():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(32, 16, bias=False), nn.ReLU(),
+                        nn.Linear(16, 8, bias=False), nn.ReLU(), nn.Linear(8, 2, bias=False))
+    X = np.random.default_rng(0).standard_normal((10, 4, 8)).astype(np.float32)
+    lrp = neurolrp.explain(net, X, composite="zero", verbose=False)
+    gxi = neurolrp.explain(net, X, method="gradient*input", verbose=False)
+    np.testing.assert_allclose(lrp.values, gxi.values, rtol=1e-4, atol=1e-6)
+    assert lrp.attrs["conservation_error"] < 1e-5  # and it conserves exactly
+
+
+def _dense_equivalent(layer, in_shape):
+    """The Linear layer with the same map as ``layer`` (via its Jacobian)."""
+    x = torch.zeros(1, *in_shape, dtype=torch.float64)
+    layer = layer.double()
+    f = (lambda v: layer(v.view(1, *in_shape)).reshape(-1))
+    with torch.no_grad():
+        bias = f(x.reshape(-1)).clone()
+    jac = torch.autograd.functional.jacobian(f, x.reshape(-1))
+    dense = nn.Linear(jac.shape[1], jac.shape[0]).double()
+    with torch.no_grad():
+        dense.weight.copy_(jac)
+        dense.bias.copy_(bias)
+    return dense
+
+
+@pytest.mark.parametrize("name", ["zero", "epsilon", "gamma", "alpha2beta1", "zplus",
+                                  "wsquare", "zbox"])
+@pytest.mark.parametrize("kind", ["conv1d", "conv2d", "avgpool"])
+def test_convolutions_and_pooling_equal_their_dense_form(name, kind):
+    """Grouped, strided, padded, dilated convolutions and average pooling give
+    the relevance of the dense layer with the same weights."""
+    torch.manual_seed(0)
+    if kind == "conv1d":
+        shape = (4, 11)
+        layer = nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2)
+    elif kind == "conv2d":
+        shape = (2, 3, 9)
+        layer = nn.Conv2d(2, 4, (2, 3), stride=(1, 2), padding=(0, 1), groups=2)
+    else:
+        shape = (2, 3, 9)
+        layer = nn.AvgPool2d((1, 3), stride=(1, 2), padding=(0, 1))
+    with torch.no_grad():
+        out_shape = layer(torch.zeros(1, *shape)).shape[1:]
+    n_out = int(np.prod(out_shape))
+    head = nn.Linear(n_out, 2)
+    structured = nn.Sequential(nn.Flatten(), nn.Unflatten(1, shape), layer, nn.Flatten(),
+                               nn.ReLU(), head)
+    dense = nn.Sequential(nn.Flatten(), _dense_equivalent(layer, shape).float(), nn.ReLU(), head)
+    layer.float()
+    X = np.random.default_rng(0).standard_normal((5, int(np.prod(shape)), 1)).astype(np.float32)
+    comp = Composite({(nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool2d): RULES[name]})
+    if name == "wsquare" and kind == "avgpool":
+        pytest.skip("w-square of pooling weights equals flat; covered elsewhere")
+    a = neurolrp.explain(structured, X, composite=comp, verbose=False)
+    b = neurolrp.explain(dense, X, composite=comp, verbose=False)
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-3, atol=1e-5)
+
+
+def _random_bn(net):
+    g = torch.Generator().manual_seed(3)
+    for m in net.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g))
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.randn(m.num_features, generator=g))
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g))
+    return net
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_batchnorm_folding_keeps_outputs_and_leaves_user_model_alone(name):
+    torch.manual_seed(0)
+    net = _random_bn(make_model(name, 8, 120, 2, 80.0))
+    net.train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    prepared, linear = prepare_model(net)
+    assert net.training  # the user's model keeps its mode
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in prepared.modules())
+    x = torch.randn(4, 8, 120)
+    net.eval()
+    torch.testing.assert_close(prepared(x), net(x), rtol=1e-4, atol=1e-5)
+    assert len(linear) >= 2
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+@pytest.mark.parametrize("composite", sorted(COMPOSITES))
+def test_every_model_explains_with_every_composite_and_conserves(model, composite):
+    torch.manual_seed(0)
+    net = _random_bn(make_model(model, 16, 160, 3, 80.0)).eval()
+    X = np.random.default_rng(0).standard_normal((6, 16, 160)).astype(np.float32)
+    for ignore_bias in (False, True):
+        rel = neurolrp.explain(net, X, composite=composite, ignore_bias=ignore_bias,
+                               verbose=False)
+        assert rel.shape == (6, 16, 160) and np.isfinite(rel.values).all()
+        assert rel.attrs["composite"] == composite
+        # biases and stabilisers given their share: conservation to 1e-4, or
+        # to float32 round-off where relevance of both signs cancels heavily
+        # (LRP-0 on a random EEGNet: sum |R| is 5e4 times the score)
+        cancel = np.abs(rel.values).sum(axis=(1, 2)) / np.abs(rel.score.values)
+        accounted = rel.attrs["conservation_error_accounted"]
+        assert accounted < max(1e-4, 1e-7 * 10 * cancel.max()), (accounted, cancel.max())
+        if composite == "zero" and ignore_bias:
+            # nothing is absorbed: the input relevance sums to the score
+            assert rel.attrs["conservation_error"] < max(1e-4, 1e-6 * cancel.max())
+
+
+def test_conservation_on_real_trials(fitted_shallow, hands_feet_small):
+    for composite in ("zero", "epsilon-plus", "alpha2-beta1", "epsilon-plus-epsilon"):
+        rel = neurolrp.explain(fitted_shallow, hands_feet_small, composite=composite,
+                               verbose=False)
+        assert rel.attrs["conservation_error_accounted"] < 1e-4
+        assert (rel.conservation.values >= 0).all()
+    rel = neurolrp.explain(fitted_shallow, hands_feet_small, composite="zero",
+                           ignore_bias=True, verbose=False)
+    # all of the score reaches the input, to float32 round-off of the sum
+    cancel = np.abs(rel.values).sum(axis=(1, 2)) / np.abs(rel.score.values)
+    assert (rel.conservation.values < np.maximum(1e-4, 1e-6 * cancel)).all()
+
+
+def test_contrast_is_difference_of_the_two_explanations():
+    net = _tiny_net().float()
+    X = np.random.default_rng(2).standard_normal((5, 2, 3)).astype(np.float32)
+    for comp in ("zero", "epsilon-plus", "alpha2-beta1"):
+        a = neurolrp.explain(net, X, composite=comp, target=0, verbose=False)
+        b = neurolrp.explain(net, X, composite=comp, target=2, verbose=False)
+        ab = neurolrp.explain(net, X, composite=comp, target=(0, 2), verbose=False)
+        np.testing.assert_allclose(ab.values, a.values - b.values, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(ab.score.values, a.score.values - b.score.values, rtol=1e-5)
+        assert set(ab.target.values) == {"0-2"}
+
+
+def test_unsupported_layer_is_named_before_any_work():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(6, 4), nn.GELU(), nn.Linear(4, 2))
+    with pytest.raises(UnsupportedModelError, match=r"'2' \(GELU\)"):
+        neurolrp.explain(net, np.zeros((2, 2, 3), np.float32))
+
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 2)
+
+        def forward(self, x):
+            return torch.tanh(self.fc(x.flatten(1)))
+
+    with pytest.raises(UnsupportedModelError, match="tanh"):
+        neurolrp.explain(Functional(), np.zeros((2, 2, 3), np.float32))
+
+    class LooseBN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm1d(6)
+            self.fc = nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.fc(self.bn(x.flatten(1)))
+
+    with pytest.raises(UnsupportedModelError, match="'bn'.*cannot be folded"):
+        neurolrp.explain(LooseBN(), np.zeros((2, 2, 3), np.float32))
+
+
+def test_custom_module_with_reshape_is_traced_and_explained():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(3, 4, 3)
+            self.act = nn.ELU()
+            self.fc = nn.Linear(4 * 6, 2)
+
+        def forward(self, x):
+            h = self.act(self.conv(x))
+            return self.fc(h.view(h.shape[0], -1))
+
+    rel = neurolrp.explain(Net(), np.random.default_rng(0).standard_normal((3, 3, 8)),
+                           composite="epsilon-plus", verbose=False)
+    assert rel.attrs["conservation_error_accounted"] < 1e-4
+
+
+def test_bad_arguments():
+    net = _tiny_net().float()
+    X = np.zeros((2, 2, 3), np.float32)
+    with pytest.raises(ValueError, match="method must be one of"):
+        neurolrp.explain(net, X, method="shap")
+    with pytest.raises(ValueError, match="composite must be"):
+        neurolrp.explain(net, X, composite="nope")
+    with pytest.raises(ValueError, match="not a class"):
+        neurolrp.explain(net, X, target="left")
+    with pytest.raises(ValueError, match="out of range"):
+        neurolrp.explain(net, X, target=5)
+    with pytest.raises(ValueError, match="needs labels"):
+        neurolrp.explain(net, X, target="true")
+    with pytest.raises(ValueError, match="cannot take data"):
+        neurolrp.explain(net, np.zeros((2, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        neurolrp.explain(net, np.full((2, 2, 3), np.nan, np.float32))
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        neurolrp.explain("model", X)
+    with pytest.raises(ValueError, match="alpha - beta = 1"):
+        AlphaBeta(2, 2)
