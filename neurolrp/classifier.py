@@ -253,7 +253,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted class label per trial."""
-        return self.classes_[self.decision_function(X).argmax(axis=1)]
+        scores = self.decision_function(X)
+        return self.classes_[scores.argmax(axis=1)]
 
     def score(self, X, y=None, sample_weight=None):
         """Accuracy; with epochs, labels default to the event names."""
