@@ -103,7 +103,7 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         ``"guided-backprop"`` or ``"random"`` (a seeded baseline).
     composite : str | Composite | None
         LRP rules per layer; a name from ``neurolrp.lrp.COMPOSITES`` or a
-        :class:`~neurolrp.lrp.Composite`. Default: ``"epsilon-plus-epsilon"``.
+        :class:`~neurolrp.lrp.Composite`. Default: ``"epsilon"`` (see ``neurolrp.lrp.composites``).
     target : "predicted" | "true" | str | int | tuple
         The explained output: the predicted class, the true class, a class
         name or index, or a contrast ``("left", "right")`` that explains
@@ -280,3 +280,40 @@ def _bind_box_bounds(comp, Xs):
             r.low = float(Xs.min()) if r.low is None else r.low
             r.high = float(Xs.max()) if r.high is None else r.high
     return comp
+
+
+def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
+    """Explain every trial with the network that did not train on it.
+
+    Parameters
+    ----------
+    cv_result : CVResult
+        From :func:`neurolrp.cross_validate` on ``epochs``.
+    epochs : mne.Epochs
+        The same epochs.
+    model : str
+        Which cross-validated network to explain.
+    **kwargs
+        Passed to :func:`explain` (``composite``, ``target``, ``method``...).
+
+    Returns
+    -------
+    relevance : xarray.DataArray
+        All trials, in their original order (``trial`` holds the index into
+        ``epochs``); ``attrs["conservation_error"]`` is the largest over folds.
+    """
+    import xarray as xr
+
+    if model not in cv_result.estimators:
+        raise ValueError(f"No cross-validated {model!r}; have {sorted(cv_result.estimators)}.")
+    parts = []
+    kwargs.setdefault("verbose", False)
+    for est, (_, test) in zip(cv_result.estimators[model], cv_result.folds):
+        rel = explain(est, epochs[test], **kwargs)
+        parts.append(rel.assign_coords(trial=np.asarray(test)))
+    rel = xr.concat(parts, dim="trial", combine_attrs="override").sortby("trial")
+    for key in ("conservation_error", "conservation_error_accounted"):
+        if key in rel.attrs:
+            rel.attrs[key] = float(max(p.attrs[key] for p in parts))
+    rel.attrs["out_of_fold"] = len(parts)
+    return rel

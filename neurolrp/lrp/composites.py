@@ -10,6 +10,15 @@ EEG fed to a network is z-scored: signed and unbounded. Rules for that first
 layer: ``Epsilon`` (signed, gradient x input like), ``WSquare`` (the deep
 Taylor rule for unbounded real input), ``Flat`` (keeps the channel, spreads
 over the kernel's time taps), or ``ZBox`` with the data's range as bounds.
+
+The default is ``"epsilon"``. Rules that keep only positive contributions
+(z-plus, alpha-beta) ignore the sign of a layer's output, and in ShallowNet
+that sign matters: the spatial filters feed a square, so a strongly negative
+filter output is as much evidence as a positive one. On the bundled subject
+those composites give maps that are positive over the whole scalp, while
+epsilon, LRP-0 and gamma (which follows the output's sign) give focal maps
+over C3/C4; ``benchmarks/explanation_quality.py`` compares them by
+perturbation.
 """
 
 import json
@@ -107,7 +116,7 @@ COMPOSITES = {
     "alpha1-beta0": lambda: _lower(AlphaBeta(1.0, 0.0), "alpha1-beta0"),
 }
 
-DEFAULT_COMPOSITE = "epsilon-plus-epsilon"
+DEFAULT_COMPOSITE = "epsilon"
 
 
 def get_composite(composite):
