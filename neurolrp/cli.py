@@ -1,29 +1,85 @@
-"""The ``neurolrp`` command line."""
+"""The ``neurolrp`` command line: ``demo`` and ``run``."""
 
 import argparse
 import sys
 import time
+from pathlib import Path
+
+from .datasets import TASKS
 
 
 def _summary(epochs):
     counts = ", ".join(f"{name}: {len(epochs[name])}" for name in epochs.event_id)
     return (
-        f"{epochs.info.get('description') or 'epochs'}\n"
-        f"  {len(epochs)} trials ({counts})\n"
-        f"  {len(epochs.ch_names)} EEG channels with positions, {epochs.info['sfreq']:g} Hz, "
-        f"{epochs.tmin:g} to {epochs.tmax:g} s around the cue ({len(epochs.times)} samples)\n"
-        f"  band-pass {epochs.info['highpass']:g}-{epochs.info['lowpass']:g} Hz"
+        f"{epochs.info.get('description') or 'epochs'}: {len(epochs)} trials ({counts}), "
+        f"{len(epochs.ch_names)} EEG channels, {epochs.info['sfreq']:g} Hz, "
+        f"{epochs.tmin:g} to {epochs.tmax:g} s, band-pass "
+        f"{epochs.info['highpass']:g}-{epochs.info['lowpass']:g} Hz"
     )
+
+
+def _run_report(epochs, args):
+    from .report import subject_report
+
+    print(_summary(epochs), flush=True)
+    t0 = time.perf_counter()
+    summary = subject_report(epochs, args.out, models=tuple(args.models),
+                             composite=args.composite, n_splits=args.folds, seed=args.seed,
+                             verbose=args.verbose)
+    print("\nCross-validated accuracy (same folds):")
+    for model, acc in summary["accuracy"].items():
+        print(f"  {model:10s} {acc['mean']:.3f} ± {acc['sd']:.3f}")
+    print(f"Explained {summary['n_trials']} trials out of fold ({summary['explained_model']}, "
+          f"composite {summary['composite']}); {summary['n_misclassified']} misclassified.")
+    print(f"Conservation: sum of relevance vs score, largest relative error "
+          f"{summary['conservation_error']:.2e} (biases keep their share); "
+          f"{summary['conservation_error_accounted']:.1e} with those shares counted.")
+    if "aopc" in summary:
+        print("AOPC (MoRF, higher is better): " + ", ".join(
+            f"{m} {v:.3f}" for m, v in summary["aopc"].items()))
+    print(f"Report: {Path(summary['files']['report']).resolve()}")
+    print(f"Done in {time.perf_counter() - t0:.0f} s.")
+    return 0
 
 
 def cmd_demo(args):
     from .datasets import load_eegbci
 
-    t0 = time.perf_counter()
-    epochs = load_eegbci(1, "imagery/hands-feet", verbose=args.verbose)
-    print(_summary(epochs))
-    print(f"Done in {time.perf_counter() - t0:.1f} s.")
-    return 0
+    epochs = load_eegbci(1, "imagery/hands-feet", resample=80, verbose=False)
+    return _run_report(epochs, args)
+
+
+def cmd_run(args):
+    from .datasets import load_eegbci, load_epochs
+
+    if (args.dataset is None) == (args.epochs is None):
+        raise ValueError("give either --dataset eegbci (with --subject, --task) or --epochs FILE")
+    if args.epochs is not None:
+        epochs = load_epochs(args.epochs, verbose=False)
+        if args.resample:
+            epochs = epochs.resample(args.resample)
+    else:
+        epochs = load_eegbci(args.subject, args.task, path=args.data_path,
+                             resample=args.resample or None, verbose=False)
+    return _run_report(epochs, args)
+
+
+def _add_common(p):
+    from .lrp.composites import COMPOSITES, DEFAULT_COMPOSITE
+    from .models import MODELS
+
+    p.add_argument("--out", default="neurolrp-output", metavar="DIR",
+                   help="folder for report.html, summary.json and relevance.nc "
+                        "(default: %(default)s)")
+    p.add_argument("--models", nargs="+", default=["shallow"], choices=sorted(MODELS),
+                   metavar="MODEL", help="networks to cross-validate beside CSP+LDA; the first "
+                   f"is explained ({', '.join(sorted(MODELS))}; default: shallow)")
+    p.add_argument("--composite", default=DEFAULT_COMPOSITE, choices=sorted(COMPOSITES),
+                   metavar="NAME", help=f"LRP composite ({', '.join(sorted(COMPOSITES))}; "
+                   "default: %(default)s)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--quiet", dest="verbose", action="store_false", help="no progress output")
 
 
 def build_parser():
@@ -35,13 +91,34 @@ def build_parser():
     demo = sub.add_parser(
         "demo", help="run the whole job on the bundled subject (imagery, hands vs feet)",
         description="Run the whole job on the bundled subject 1 of PhysioNet eegmmidb "
-                    "(motor imagery, hands vs feet), offline.",
-    )
-    demo.add_argument("--out", default="neurolrp-demo", metavar="DIR",
-                      help="folder for the outputs (default: %(default)s)")
-    demo.add_argument("--quiet", dest="verbose", action="store_false",
-                      help="no progress output")
-    demo.set_defaults(func=cmd_demo, verbose=True)
+                    "(motor imagery, hands vs feet, 7-30 Hz, -1 to 4 s, 80 Hz), offline: "
+                    "cross-validated training beside CSP+LDA, out-of-fold LRP of every "
+                    "trial, and an HTML report.")
+    _add_common(demo)
+    demo.set_defaults(func=cmd_demo, out="neurolrp-demo")
+    for action in demo._actions:
+        if action.dest == "out":
+            action.default = "neurolrp-demo"
+    run = sub.add_parser(
+        "run", help="the same job for another subject, task or your own epochs",
+        description="Cross-validate, explain every trial and write a report for one subject: "
+                    "PhysioNet eegmmidb (--dataset eegbci --subject N --task T) or your own "
+                    "epochs (--epochs FILE-epo.fif).")
+    run.add_argument("--dataset", choices=["eegbci"], help="a dataset the loaders know")
+    run.add_argument("--subject", type=int, default=1, help="subject number (default: 1)")
+    run.add_argument("--task", default="imagery/hands-feet", choices=sorted(TASKS),
+                     metavar="TASK", help=f"{', '.join(sorted(TASKS))} "
+                     "(default: %(default)s)")
+    run.add_argument("--data-path", default=None, metavar="DIR",
+                     help="folder holding MNE-eegbci-data/ (default: $NEUROLRP_DATA, the "
+                          "repository's datasets/, MNE's data folder)")
+    run.add_argument("--epochs", default=None, metavar="FILE",
+                     help="your own epochs (-epo.fif); classes are the event names")
+    run.add_argument("--resample", type=float, default=80.0, metavar="HZ",
+                     help="resample to this rate first; 0 keeps the data's rate "
+                          "(default: %(default)s)")
+    _add_common(run)
+    run.set_defaults(func=cmd_run)
     return parser
 
 
@@ -53,7 +130,7 @@ def main(argv=None):
         return 2
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"neurolrp {args.command}: error: {err}", file=sys.stderr)
         return 1
 

@@ -171,7 +171,7 @@ def plot_channel_time(rel, data=None, *, vmax=None, title=None, ax=None):
     vmax = _sym_limit(values) if vmax is None else vmax
     if ax is None:
         ncols = 2 if data is not None else 1
-        fig, axs = plt.subplots(1, ncols, figsize=(5.5 * ncols, 0.13 * len(names) + 1.6),
+        fig, axs = plt.subplots(1, ncols, figsize=(6.5 * ncols, 0.075 * len(names) + 1.4),
                                 squeeze=False, sharey=True)
         ax = axs[0, -1] if data is not None else axs[0, 0]
         if data is not None:
@@ -182,7 +182,7 @@ def plot_channel_time(rel, data=None, *, vmax=None, title=None, ax=None):
     im = ax.imshow(values, aspect="auto", cmap=CMAP, vmin=-vmax, vmax=vmax, extent=extent,
                    interpolation="nearest")
     ax.set_yticks(range(len(names)))
-    ax.set_yticklabels(names, fontsize=5)
+    ax.set_yticklabels(names, fontsize=4.5)
     ax.set_xlabel("time (s)")
     if t[0] < 0 < t[-1]:
         ax.axvline(0, color="k", lw=0.8, ls="--")

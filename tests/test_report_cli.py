@@ -1,0 +1,124 @@
+"""Plots, the HTML report (looked at in headless Chromium), and the command line."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import neurolrp
+from neurolrp import viz
+from neurolrp.cli import main
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def rel(fitted_shallow, hands_feet_small):
+    return neurolrp.explain(fitted_shallow, hands_feet_small, verbose=False)
+
+
+def test_topomap_single_trial_selection_and_average(rel):
+    for r in (rel.isel(trial=[0]), rel.sel(trial=rel.y_true == "feet"), rel):
+        fig = viz.plot_topomap(r, window=1.0)
+        axes = fig.axes
+        assert len(axes) == 4  # 3 windows over 0-3 s + colour bar
+        assert "relevance" in axes[-1].get_ylabel()
+        vmins = {im.get_clim() for ax in axes[:-1] for im in ax.images}
+        assert len(vmins) == 1  # one symmetric limit for the row
+        lo, hi = vmins.pop()
+        assert lo == -hi > -np.inf
+        plt.close(fig)
+
+
+def test_window_sums_conserve_relevance(rel):
+    maps = viz.window_sums(rel, [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)])
+    np.testing.assert_allclose(maps.sum(), rel.mean("trial").sum().item(), rtol=1e-4)
+
+
+def test_channel_time_orders_channels_over_the_scalp(rel):
+    order = viz.scalp_order(rel)
+    names = list(rel.channel.values[order])
+    assert names.index("Fp1") < names.index("Cz") < names.index("Oz")
+    assert names.index("C3") < names.index("Cz") < names.index("C4")
+    fig = viz.plot_channel_time(rel.isel(trial=[0]), data=np.zeros((64, rel.sizes["time"])))
+    assert len(fig.axes) == 3  # EEG, relevance, colour bar
+    plt.close(fig)
+
+
+def test_gallery_and_errors(rel):
+    fig = viz.plot_class_gallery(rel, "feet", n_correct=2)
+    assert "feet" in fig._suptitle.get_text()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="No trials of class"):
+        viz.plot_class_gallery(rel, "tongue")
+    unlabeled = neurolrp.explain(neurolrp.models.SturmDNN(4, 20, 2, 10.0),
+                                 np.zeros((3, 4, 20), np.float32), verbose=False)
+    with pytest.raises(ValueError, match="no labels"):
+        viz.plot_class_gallery(unlabeled, "0")
+    with pytest.raises(ValueError, match="no scalp positions"):
+        viz.plot_topomap(unlabeled)
+    with pytest.raises(ValueError, match="No trials"):
+        viz.plot_topomap(rel.sel(trial=rel.y_true == "tongue"))
+
+
+@pytest.mark.slow
+def test_report_opens_in_chromium(hands_feet_small, tmp_path):
+    from neurolrp.report import SECTIONS, subject_report
+
+    summary = subject_report(hands_feet_small, tmp_path, n_splits=3,
+                             classifier_params={"max_epochs": 10, "patience": 10},
+                             verbose=False)
+    html = (tmp_path / "report.html").read_text()
+    for section in SECTIONS:
+        assert section in html, section
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["accuracy"].keys() == {"shallow", "csp+lda"}
+    assert saved["n_trials"] == 45 and saved["conservation_error_accounted"] < 1e-4
+    back = neurolrp.load_relevance(tmp_path / "relevance.nc")
+    assert back.sizes["trial"] == 45 and list(back.trial.values) == list(range(45))
+    assert summary["files"]["report"].endswith("report.html")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    shot = tmp_path / "report.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1280,2000",
+                    f"--screenshot={shot}", (tmp_path / "report.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    from matplotlib.image import imread
+
+    img = imread(shot)
+    assert img.shape[0] == 2000 and img.shape[1] == 1280
+    # a rendered page, not a blank one: many distinct colours
+    assert len(np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 200
+
+
+def test_cli_help_and_errors(capsys):
+    for argv in (["--help"], ["demo", "--help"], ["run", "--help"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "demo" in out and "--composite" in out and "--epochs" in out
+    assert main(["run", "--epochs", "missing-epo.fif"]) == 1
+    assert "No such file" in capsys.readouterr().err
+    assert main(["run"]) == 1
+    assert "--dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--dataset", "eegbci", "--task", "tongue"])
+    assert e.value.code == 2
+
+
+def test_console_script_runs():
+    res = subprocess.run([sys.executable, "-m", "neurolrp.cli", "demo", "--help"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and "--out" in res.stdout
+    exe = shutil.which("neurolrp")
+    assert exe is not None, "the neurolrp console script is not installed"
