@@ -4,7 +4,8 @@ Usage: python benchmarks/accuracy.py [--models shallow eegnet sturm] [--seed 0]
 
 Data: bundled subject 1 (7-30 Hz, -1..4 s around the cue, resampled to 80 Hz),
 imagery hands vs feet and left vs right, 45 trials each; and the simulator
-(200 trials, default SNR). 5-fold stratified CV, every model on the same folds.
+(200 trials, default SNR, 100 Hz) with the same 7-30 Hz band-pass. 5-fold
+stratified CV, every model on the same folds.
 """
 
 import argparse
@@ -27,7 +28,8 @@ def main():
     datasets = {
         "S1 imagery hands/feet": load_eegbci(1, "imagery/hands-feet", resample=80, verbose=False),
         "S1 imagery left/right": load_eegbci(1, "imagery/left-right", resample=80, verbose=False),
-        "simulated (200 trials)": simulate_motor_imagery(200, verbose=False)[0],
+        "simulated (200 trials)": simulate_motor_imagery(200, verbose=False)[0].filter(
+            7.0, 30.0, fir_design="firwin"),
     }
     rows = []
     for name, epochs in datasets.items():

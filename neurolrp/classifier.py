@@ -231,6 +231,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                 break
         module.load_state_dict(best[1])
         module.eval()
+        if hasattr(module, "center_log_power"):
+            module.center_log_power(x_all)
         self.module_ = module
         self.best_epoch_ = best[2]
         return self

@@ -21,14 +21,19 @@ class Square(nn.Module):
 
 
 class Log(nn.Module):
-    """Element-wise ``log(max(x, eps))`` (ShallowNet's log-power)."""
+    """Element-wise ``log(max(x, eps)) - offset`` (ShallowNet's log-power).
 
-    def __init__(self, eps=1e-6):
+    ``offset`` (per feature map, zero until set) is the average log-power of
+    the training data; see :meth:`ShallowNet.center_log_power`.
+    """
+
+    def __init__(self, eps=1e-6, n_features=1):
         super().__init__()
         self.eps = eps
+        self.register_buffer("offset", torch.zeros(1, n_features, 1, 1))
 
     def forward(self, x):
-        return torch.log(torch.clamp(x, min=self.eps))
+        return torch.log(torch.clamp(x, min=self.eps)) - self.offset
 
 
 def _samples(seconds, sfreq, minimum=1):
@@ -109,12 +114,35 @@ class ShallowNet(nn.Sequential):
             nn.BatchNorm2d(n_filters),
             Square(),
             nn.AvgPool2d((1, pool), stride=(1, stride)),
-            Log(),
+            Log(n_features=n_filters),
             nn.Dropout(dropout),
             nn.Conv2d(n_filters, n_classes, (1, k_cls)),
             nn.AvgPool2d((1, n_pooled - k_cls + 1)),
             nn.Flatten(),
         )
+
+    @torch.no_grad()
+    def center_log_power(self, x):
+        """Measure log-power from the average trial, keeping every output.
+
+        Sets the log layer's offset to the mean log-power of ``x`` (the
+        training data) and moves it into the classifier's bias, so the
+        network computes exactly the same function. Its log-power features
+        then say "more or less power than usual" (ERS/ERD), which is the
+        reference an explanation of them needs: relevance passes through the
+        log unchanged, and without the offset it would be proportional to
+        log-power in arbitrary units, i.e. mostly to the weights.
+        """
+        was_training = self.training
+        self.eval()
+        log_layer, classifier = self[6], self[8]
+        h = x
+        for layer in list(self)[:6]:
+            h = layer(h)
+        mu = torch.log(torch.clamp(h, min=log_layer.eps)).mean(dim=(0, 2, 3)).view(1, -1, 1, 1)
+        classifier.bias += (classifier.weight * (mu - log_layer.offset)).sum(dim=(1, 2, 3))
+        log_layer.offset.copy_(mu)
+        self.train(was_training)
 
 
 class EEGNet(nn.Sequential):

@@ -208,7 +208,7 @@ def _add_quality(report, result, epochs, model, comp):
         report.add_html("<p>Not computed.</p>", "Perturbation analysis",
                         section="Explanation quality")
         return None
-    curves = perturbation(result, epochs, model=model, composite=comp, verbose=False)
+    curves = perturbation(result, epochs, network=model, composite=comp, verbose=False)
     fig = plot_perturbation(curves)
     report.add_figure(fig, "Perturbation analysis (AOPC)", section="Explanation quality",
                       caption="Most relevant inputs removed first (MoRF): the faster the "

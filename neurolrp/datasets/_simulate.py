@@ -105,7 +105,7 @@ def simulate_motor_imagery(
     snr=3.0,
     *,
     erd=0.5,
-    erd_window=(0.5, 2.5),
+    erd_window=(0.5, 3.5),
     sfreq=100.0,
     tmin=-1.0,
     tmax=4.0,
@@ -137,7 +137,8 @@ def simulate_motor_imagery(
         not differ.
     erd_window : tuple of float
         Start and end (s, relative to the cue) of the desynchronisation, with
-        0.2 s raised-cosine ramps centred on the edges.
+        0.2 s raised-cosine ramps centred on the edges. The default keeps it
+        up while the imagery lasts, as in a 4 s cue.
     sfreq, tmin, tmax : float
         Sampling rate (Hz) and epoch window (s).
     confound : bool
