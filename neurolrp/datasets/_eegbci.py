@@ -61,10 +61,15 @@ def _find_files(subject, runs, path):
             return eegbci.load_data(subject, list(runs), path=str(root), update_path=False)
     # a download goes where the user pointed, else to MNE's own data folder
     download_root = roots[0] if roots[0] != REPO_DATA else roots[-1]
+    import pooch
+
+    pooch.get_logger().setLevel("WARNING" if logger.level > 20 else "INFO")
     try:
         logger.info(f"Downloading eegmmidb subject {subject} runs {list(runs)} to {download_root}")
         download_root.mkdir(parents=True, exist_ok=True)
-        return eegbci.load_data(subject, list(runs), path=str(download_root), update_path=False)
+        with mne.utils.use_log_level("INFO" if logger.level <= 20 else "WARNING"):
+            return eegbci.load_data(subject, list(runs), path=str(download_root),
+                                    update_path=False)
     except Exception as err:  # pooch raises many kinds of network errors
         looked = "\n".join(f"  - {r / _SUBDIR / f'S{subject:03d}'}" for r in roots)
         raise FileNotFoundError(
