@@ -45,7 +45,7 @@ def gradient_pass(net, x, e):
 
 def lrp_pass(net, names, comp, x, e):
     x = x.clone().requires_grad_(True)
-    with Hooks(net, names, comp) as _:
+    with Hooks(net, names, comp):
         out = net(x)
         (R,) = torch.autograd.grad(out, x, grad_outputs=out.detach() * e)
     return R
@@ -103,7 +103,7 @@ def main():
         e[:, 0] = 1
         prepared, names = prepare_model(net)
         t_grad = _median_time(lambda: gradient_pass(prepared, x, e), args.reps)
-        for comp_name in ("epsilon-plus-epsilon", "epsilon-plus", "alpha2-beta1",
+        for comp_name in ("epsilon", "zero", "epsilon-plus", "alpha2-beta1",
                           "epsilon-gamma-box"):
             comp = get_composite(comp_name)
             if comp_name == "epsilon-gamma-box":

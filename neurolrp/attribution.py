@@ -18,7 +18,7 @@ METHODS = ("lrp", "gradient", "gradient*input", "integrated-gradients", "deconvn
            "guided-backprop", "random")
 
 
-def _resolve_model(model, n_channels):
+def _resolve_model(model):
     """(module, scale function, class names, sfreq) of a classifier or module."""
     from .classifier import EEGClassifier
 
@@ -150,7 +150,7 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     X, y_true, ch_names, ch_pos, times, sfreq = _resolve_data(data, y)
-    module, scale, classes, model_sfreq = _resolve_model(model, X.shape[1])
+    module, scale, classes, model_sfreq = _resolve_model(model)
     check_finite(X, "data")
     if model_sfreq is not None:
         if sfreq is not None and not np.isclose(sfreq, model_sfreq):

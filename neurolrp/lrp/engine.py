@@ -18,14 +18,14 @@ class _RuleFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, out, op, rule, absorbed):
-        ctx.save_for_backward(x)
+        ctx.save_for_backward(x, out)
         ctx.op, ctx.rule, ctx.absorbed = op, rule, absorbed
-        return out.clone()
+        return out.view_as(out)
 
     @staticmethod
     def backward(ctx, R):
-        (x,) = ctx.saved_tensors
-        R_in, absorbed = ctx.rule(ctx.op, x, R)
+        x, out = ctx.saved_tensors
+        R_in, absorbed = ctx.rule(ctx.op, x, R, out)
         ctx.absorbed.append(absorbed.detach())
         return R_in, None, None, None, None
 
@@ -35,7 +35,7 @@ class _PassFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, out):
-        return out.clone()
+        return out.view_as(out)
 
     @staticmethod
     def backward(ctx, R):
@@ -77,7 +77,6 @@ class Hooks:
     def __init__(self, model, linear_names, composite=None, mode="lrp"):
         self.handles = []
         self.absorbed = []
-        modules = dict(model.named_modules())
         weighted = weighted_layers(model, linear_names)
         for name, m in model.named_modules():
             if list(m.children()):
@@ -90,7 +89,6 @@ class Hooks:
                 self.handles.append(m.register_forward_hook(_pass_hook))
             elif mode in ("deconvnet", "guided") and isinstance(m, torch.nn.ReLU):
                 self.handles.append(m.register_forward_hook(_relu_hook(mode)))
-        self.modules = modules
 
     def _rule_hook(self, op, rule):
         def hook(module, inputs, output):

@@ -76,8 +76,11 @@ class LinearOp:
         return w, None
 
     def _pool_geometry(self, x):
+        return self._pool_geometry_shape(x.shape)
+
+    def _pool_geometry_shape(self, shape):
         m = self.module
-        size = x.shape[2:]
+        size = shape[2:]
         if isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)):
             out = m.output_size if isinstance(m.output_size, tuple) else (m.output_size,) * self.ndim
             out = tuple(s if o is None else o for o, s in zip(out, size))
@@ -101,6 +104,31 @@ class LinearOp:
             return conv(x, w, b, m.stride, m.padding, m.dilation, m.groups)
         _, stride, padding = self._pool_geometry(x)
         return conv(x, w, b, stride, padding, 1, x.shape[1])
+
+    @property
+    def module_bias(self):
+        """The layer's own bias (None for pooling or a bias-free layer)."""
+        return getattr(self.module, "bias", None) if self.kind != "pool" else None
+
+    def vjp(self, s, x, w, identity=False):
+        """``W^T s``: the vector-Jacobian product of the map ``x -> op(x, w, 0)``.
+
+        ``identity`` says ``w`` is the layer's own weight, so that average
+        pooling can use its own (faster) backward.
+        """
+        m = self.module
+        if self.kind == "linear":
+            return s @ w
+        grad_input = torch.nn.grad.conv2d_input if self.ndim == 2 else \
+            torch.nn.grad.conv1d_input
+        if self.kind == "conv":
+            return grad_input(x.shape, w, s, m.stride, m.padding, m.dilation, m.groups)
+        kernel, stride, padding = self._pool_geometry_shape(x.shape)
+        if identity:
+            pool_backward = torch.ops.aten.avg_pool2d_backward if self.ndim == 2 else None
+            if pool_backward is not None:
+                return pool_backward(s, x, kernel, stride, padding, False, True, None)
+        return grad_input(x.shape, w, s, stride, padding, 1, x.shape[1])
 
     def bias_view(self, b):
         """Bias shaped to broadcast against the layer's output."""

@@ -57,7 +57,7 @@ class Rule:
         return {"rule": type(self).__name__, **{k: float(v) for k, v in self.params().items()},
                 "bias": bool(self.bias)}
 
-    def __call__(self, op, x, R):
+    def __call__(self, op, x, R, z=None):
         """Relevance of the input and the relevance the layer absorbs.
 
         Parameters
@@ -68,6 +68,9 @@ class Rule:
             The layer's input (batch first).
         R : torch.Tensor
             Relevance of the layer's output.
+        z : torch.Tensor | None
+            The layer's output from the forward pass, if at hand (saves
+            recomputing it).
 
         Returns
         -------
@@ -77,27 +80,40 @@ class Rule:
             ``sum(R) - sum(R_in)`` as the rule intends it (bias and
             stabiliser shares), computed from the forward quantities only.
         """
+        x = x.detach()
         w, b = op.params(x)
+        if z is None:
+            z = op(x, w, b)
         if not self.bias:
             b = None
-        with torch.enable_grad():
-            terms, leaves, z_nobias, z_terms = [], [], [], []
-            for x_k, w_k, b_k, c_k in self.terms(x.detach(), w, b):
-                leaf = x_k.detach().requires_grad_(True)
-                z_k = op(leaf, w_k, None)
-                leaves.append(leaf)
-                z_nobias.append(z_k)
-                z_terms.append(z_k.detach() if b_k is None else z_k.detach() + op.bias_view(b_k))
-                terms.append((x_k.detach(), c_k))
-            z_true = op(x.detach(), w, b)
-            scales = self.scales(z_terms, z_true, R)
-            grads = torch.autograd.grad(z_nobias, leaves, grad_outputs=scales)
-        R_in = sum(c_k * x_k * g for (x_k, c_k), g in zip(terms, grads))
         dims = tuple(range(1, R.dim()))
-        kept = sum(c_k * (s * z.detach()).sum(dim=dims)
-                   for (_, c_k), s, z in zip(terms, scales, z_nobias))
-        absorbed = R.sum(dim=dims) - kept
-        return R_in, absorbed
+        R_in = None
+        kept = 0.0
+        terms = self.terms(x, w, b)
+        z_terms = []
+        for x_k, w_k, b_k, _ in terms:
+            if x_k is x and w_k is w and b_k is op.module_bias:
+                z_terms.append(z)  # the layer itself: reuse its forward output
+            elif x_k is x and w_k is w:
+                z_terms.append(z if op.module_bias is None else
+                               z - op.bias_view(op.module_bias) + (0 if b_k is None
+                                                                   else op.bias_view(b_k)))
+            else:
+                z_k = op(x_k, w_k, None)
+                z_terms.append(z_k if b_k is None else z_k + op.bias_view(b_k))
+        scales = self.scales(z_terms, z, R)
+        for (x_k, w_k, b_k, c_k), z_k, s_k in zip(terms, z_terms, scales):
+            contrib = op.vjp(s_k, x, w_k, identity=w_k is w) * x_k
+            if c_k != 1.0:
+                contrib = contrib * c_k
+            R_in = contrib if R_in is None else R_in + contrib
+            # what reaches the input: sum_j s_j (z_j - b_j), from forward quantities
+            reach = (s_k * z_k).sum(dim=dims)
+            if b_k is not None:
+                reach = reach - (s_k.sum(dim=dims[1:]) * b_k).sum(dim=1) if s_k.dim() > 2 \
+                    else reach - (s_k * b_k).sum(dim=1)
+            kept = kept + c_k * reach
+        return R_in, R.sum(dim=dims) - kept
 
 
 class Epsilon(Rule):
