@@ -193,7 +193,8 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     comp = None
     if method == "lrp":
         comp = get_composite(composite if composite is not None else DEFAULT_COMPOSITE)
-        comp = _bind_box_bounds(comp, Xs)
+        box = getattr(model, "input_range_", None) or (float(Xs.min()), float(Xs.max()))
+        comp = _bind_box_bounds(comp, box)
         if ignore_bias:
             comp = copy.deepcopy(comp)
             for rule in _rules(comp):
@@ -270,15 +271,15 @@ def _rules(comp):
     return [r for r in (comp.first, comp.last, *comp.layer_map.values()) if r is not None]
 
 
-def _bind_box_bounds(comp, Xs):
-    """Fill ZBox bounds left as None with the explained data's range (on a copy)."""
+def _bind_box_bounds(comp, box):
+    """Fill ZBox bounds left as None with ``box`` = (low, high), on a copy."""
     if not any(isinstance(r, ZBox) and (r.low is None or r.high is None) for r in _rules(comp)):
         return comp
     comp = copy.deepcopy(comp)
     for r in _rules(comp):
         if isinstance(r, ZBox):
-            r.low = float(Xs.min()) if r.low is None else r.low
-            r.high = float(Xs.max()) if r.high is None else r.high
+            r.low = box[0] if r.low is None else r.low
+            r.high = box[1] if r.high is None else r.high
     return comp
 
 

@@ -60,6 +60,9 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         expects input scaled by :meth:`scale`.
     scale_mean_, scale_std_ : ndarray, shape (n_channels,)
         Per-channel input scaling learned on the training data.
+    input_range_ : (float, float)
+        Smallest and largest scaled training value (the input box that
+        LRP's z^B rule assumes).
     n_channels_, n_times_, sfreq_ : int, int, float
         Input geometry seen at fit.
     ch_names_ : list of str | None
@@ -184,6 +187,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         module = make_model(self.model, self.n_channels_, self.n_times_, len(self.classes_),
                             self.sfreq_, **(self.model_params or {}))
         x_all = torch.from_numpy(self.scale(data))
+        # the range of the (scaled) training input: the box of LRP's z^B rule
+        self.input_range_ = (float(x_all.min()), float(x_all.max()))
         y_all = torch.from_numpy(y_idx.astype(np.int64))
         n_val = max(len(self.classes_), int(round(self.validation_size * len(y_idx))))
         if self.validation_size > 0 and len(y_idx) - n_val >= len(self.classes_):
@@ -279,7 +284,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             "state_dict": self.module_.state_dict(),
             "fitted": {k: getattr(self, k) for k in (
                 "classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "sfreq_",
-                "ch_names_", "history_", "best_epoch_")},
+                "ch_names_", "history_", "best_epoch_", "input_range_")},
         }
         torch.save(state, Path(fname))
         return Path(fname)

@@ -277,8 +277,9 @@ class ZBox(Rule):
     Parameters
     ----------
     low, high : float | None
-        Bounds of the input. ``None`` takes the minimum / maximum of the
-        explained data (set by :func:`neurolrp.explain` before it runs).
+        Bounds of the input. ``None``: set by :func:`neurolrp.explain` to the
+        range of the classifier's (scaled) training data, or for a plain
+        network to the range of the explained data.
     epsilon : float
         Stabiliser of the denominator.
     """
