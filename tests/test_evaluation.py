@@ -113,6 +113,7 @@ def test_relevance_exposes_a_clever_hans_classifier():
     acc_b, share_b = shares["biased"]
     acc_c, share_c = shares["clean"]
     assert acc_b > 0.8  # the cheat looks fine on accuracy
-    # but its relevance sits on the frontal channels: far more than for the clean
-    # one, and more than twice their share of the inputs (8 of 64 channels)
-    assert share_b > 2 * share_c and share_b > 2 * len(frontal) / 64, shares
+    # but its relevance sits on the frontal channels: more than twice as much as
+    # for the clean one, and more than their share of the inputs (8 of 64)
+    assert share_b > 2 * share_c and share_b > len(frontal) / 64, shares
+    assert share_c < len(frontal) / 64, shares
