@@ -103,7 +103,9 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         ``"guided-backprop"`` or ``"random"`` (a seeded baseline).
     composite : str | Composite | None
         LRP rules per layer; a name from ``neurolrp.lrp.COMPOSITES`` or a
-        :class:`~neurolrp.lrp.Composite`. Default: ``"epsilon"`` (see ``neurolrp.lrp.composites``).
+        :class:`~neurolrp.lrp.Composite`. Default:
+        ``neurolrp.lrp.DEFAULT_COMPOSITE`` (``"epsilon-gamma-box"``; why, in
+        :mod:`neurolrp.lrp.composites`).
     target : "predicted" | "true" | str | int | tuple
         The explained output: the predicted class, the true class, a class
         name or index, or a contrast ``("left", "right")`` that explains
@@ -175,20 +177,18 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     Xs = (scale(X) if scale is not None else X).astype(dtype)
 
     with torch.no_grad():
-        try:
-            logits = np.concatenate([net(torch.from_numpy(Xs[i:i + 256])).numpy()
-                                     for i in range(0, len(Xs), 256)])
+        try:  # one trial, to check the model takes the data before any work
+            probe = net(torch.from_numpy(Xs[:1])).numpy()
         except RuntimeError as err:
             raise ValueError(f"The model cannot take data of shape {X.shape[1:]}: {err}") from None
-    if logits.ndim != 2:
-        raise ValueError(f"The model must return (batch, n_classes) scores, got {logits.shape}.")
+    if probe.ndim != 2:
+        raise ValueError(f"The model must return (batch, n_classes) scores, got {probe.shape}.")
     if classes is None:
-        classes = [str(i) for i in range(logits.shape[1])]
+        classes = [str(i) for i in range(probe.shape[1])]
         names = sorted(set(map(str, y_true))) if y_true is not None else []
-        if len(names) == logits.shape[1]:
+        if len(names) == probe.shape[1]:
             classes = names  # outputs in sorted class order, as EEGClassifier does
-    selector, target_names = _target_matrix(target, logits, y_true, classes)
-    y_pred = np.array([classes[i] for i in logits.argmax(axis=1)], dtype=object)
+    _target_matrix(target, probe, None if y_true is None else y_true[:1], classes)  # check it
 
     comp = None
     if method == "lrp":
@@ -205,20 +205,26 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     out = np.empty(X.shape, dtype=np.float32)
     scores = np.empty(len(X), dtype=np.float64)
     accounted = np.zeros(len(X), dtype=np.float64)
+    y_pred = np.empty(len(X), dtype=object)
+    target_names = np.empty(len(X), dtype=object)
     rng = np.random.default_rng(seed)
+
+    def select(logit, sl):
+        """The batch's output selector; fills predictions and target names."""
+        lg = logit.detach().numpy()
+        y_pred[sl] = [classes[i] for i in lg.argmax(axis=1)]
+        e, target_names[sl] = _target_matrix(
+            target, lg, None if y_true is None else y_true[sl], classes)
+        return torch.from_numpy(e).to(logit.dtype)
+
     batches = range(0, len(X), batch_size)
     for start in progress(batches, f"Explaining ({method})", total=len(batches), verbose=verbose):
         sl = slice(start, start + batch_size)
         x = torch.from_numpy(Xs[sl]).requires_grad_(True)
-        e = torch.from_numpy(selector[sl]).to(x.dtype)
-        if method == "random":
-            out[sl] = rng.standard_normal(tuple(x.shape)).astype(np.float32)
-            with torch.no_grad():
-                scores[sl] = (net(x) * e).sum(1).numpy()
-            continue
         if method == "lrp":
             with Hooks(net, linear_names, comp, mode="lrp") as hooks:
                 logit = net(x)
+                e = select(logit, sl)
                 (R,) = torch.autograd.grad(logit, x, grad_outputs=logit.detach() * e)
             absorbed = torch.stack(hooks.absorbed).sum(0) if hooks.absorbed else 0.0
             accounted[sl] = (R.sum(dim=(1, 2)) + absorbed).detach().numpy()
@@ -226,19 +232,26 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
             mode = "deconvnet" if method == "deconvnet" else "guided"
             with Hooks(net, linear_names, mode=mode):
                 logit = net(x)
+                e = select(logit, sl)
                 (R,) = torch.autograd.grad(logit, x, grad_outputs=e)
-        elif method == "integrated-gradients":
-            total = torch.zeros_like(x)
-            for alpha in (np.arange(n_steps) + 0.5) / n_steps:
-                xa = (x.detach() * float(alpha)).requires_grad_(True)
-                (g,) = torch.autograd.grad(net(xa), xa, grad_outputs=e)
-                total += g
-            R = x.detach() * total / n_steps
+        elif method in ("gradient", "gradient*input"):
             logit = net(x)
-        else:
-            logit = net(x)
+            e = select(logit, sl)
             (g,) = torch.autograd.grad(logit, x, grad_outputs=e)
             R = g * x.detach() if method == "gradient*input" else g
+        else:
+            with torch.no_grad():
+                logit = net(x)
+            e = select(logit, sl)
+            if method == "random":
+                R = torch.from_numpy(rng.standard_normal(tuple(x.shape)).astype(np.float32))
+            else:  # integrated gradients, zero baseline, midpoint rule
+                total = torch.zeros_like(x)
+                for alpha in (np.arange(n_steps) + 0.5) / n_steps:
+                    xa = (x.detach() * float(alpha)).requires_grad_(True)
+                    (g,) = torch.autograd.grad(net(xa), xa, grad_outputs=e)
+                    total += g
+                R = x.detach() * total / n_steps
         out[sl] = R.detach().numpy()
         scores[sl] = (logit.detach() * e).sum(1).numpy()
 
