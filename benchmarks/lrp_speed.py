@@ -66,9 +66,9 @@ def memory_child():
 
     net = make_model("shallow", 64, 640, 2, 160.0).eval()
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((2000, 64, 640)).astype(np.float32)
+    X = rng.standard_normal((2000, 64, 640), dtype=np.float32)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rel = neurolrp.explain(net, X, batch_size=64, verbose=True)
+    rel = neurolrp.explain(net, X, verbose=True)  # default batch size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{rel.shape} explained; peak RSS {peak:.0f} MiB (input alone {X.nbytes / 2**20:.0f} "
           f"MiB, relevance {rel.values.nbytes / 2**20:.0f} MiB, RSS before explain "
@@ -121,7 +121,7 @@ def main():
             print(row, flush=True)
     if args.memory:
         print("\nMemory: explaining 2,000 trials x 64 channels x 640 samples (ShallowNet, "
-              "batch 64) in a fresh process")
+              "composite and batch size) in a fresh process")
         subprocess.run([sys.executable, __file__, "--memory-child"], check=True)
 
 

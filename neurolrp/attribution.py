@@ -84,7 +84,7 @@ def _target_matrix(target, logits, y_true, classes):
 
 
 def explain(model, data, method="lrp", *, composite=None, target="predicted", y=None,
-            ignore_bias=False, batch_size=64, n_steps=32, seed=0, verbose=None):
+            ignore_bias=False, batch_size=32, n_steps=32, seed=0, verbose=None):
     """Explain every trial: a signed relevance per channel and time sample.
 
     Parameters
@@ -174,11 +174,15 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         net, linear_names = copy.deepcopy(module).eval(), None
     param = next(net.parameters(), None)
     dtype = np.float32 if param is None else torch.empty(0, dtype=param.dtype).numpy().dtype
-    Xs = (scale(X) if scale is not None else X).astype(dtype)
+
+    def batch(sl):
+        """Scaled input of the trials ``sl`` (per batch: memory follows the batch)."""
+        xb = scale(X[sl]) if scale is not None else X[sl]
+        return torch.from_numpy(np.ascontiguousarray(xb, dtype=dtype))
 
     with torch.no_grad():
         try:  # one trial, to check the model takes the data before any work
-            probe = net(torch.from_numpy(Xs[:1])).numpy()
+            probe = net(batch(slice(0, 1))).numpy()
         except RuntimeError as err:
             raise ValueError(f"The model cannot take data of shape {X.shape[1:]}: {err}") from None
     if probe.ndim != 2:
@@ -193,7 +197,9 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     comp = None
     if method == "lrp":
         comp = get_composite(composite if composite is not None else DEFAULT_COMPOSITE)
-        box = getattr(model, "input_range_", None) or (float(Xs.min()), float(Xs.max()))
+        box = getattr(model, "input_range_", None)
+        if box is None:  # a plain network: the range of the explained data
+            box = (float(X.min()), float(X.max()))
         comp = _bind_box_bounds(comp, box)
         if ignore_bias:
             comp = copy.deepcopy(comp)
@@ -220,7 +226,7 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     batches = range(0, len(X), batch_size)
     for start in progress(batches, f"Explaining ({method})", total=len(batches), verbose=verbose):
         sl = slice(start, start + batch_size)
-        x = torch.from_numpy(Xs[sl]).requires_grad_(True)
+        x = batch(sl).requires_grad_(True)
         if method == "lrp":
             with Hooks(net, linear_names, comp, mode="lrp") as hooks:
                 logit = net(x)
