@@ -120,7 +120,7 @@ def main():
             rows.append(row)
             print(row, flush=True)
     if args.memory:
-        print("\nMemory: explaining 2,000 trials x 64 channels x 640 samples (ShallowNet, "
+        print("\nMemory: explaining 2,000 trials x 64 channels x 640 samples (ShallowNet, default "
               "composite and batch size) in a fresh process")
         subprocess.run([sys.executable, __file__, "--memory-child"], check=True)
 
