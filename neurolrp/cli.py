@@ -34,9 +34,11 @@ def _run_report(epochs, args):
     print(f"Conservation: sum of relevance vs score, largest relative error "
           f"{summary['conservation_error']:.2e} (biases keep their share); "
           f"{summary['conservation_error_accounted']:.1e} with those shares counted.")
-    if "aopc" in summary:
-        print("AOPC (MoRF, higher is better): " + ", ".join(
-            f"{m} {v:.3f}" for m, v in summary["aopc"].items()))
+    if "aopc_most_relevant_first" in summary:
+        print("Perturbation, AOPC with the most relevant removed first (higher is better; "
+              "patch / channel / time window):")
+        for m, v in summary["aopc_most_relevant_first"].items():
+            print(f"  {m:10s} " + " / ".join(f"{v[g]:.2f}" for g in ("patch", "channel", "time")))
     print(f"Report: {Path(summary['files']['report']).resolve()}")
     print(f"Done in {time.perf_counter() - t0:.0f} s.")
     return 0

@@ -244,7 +244,7 @@ def plot_perturbation(result, order="morf"):
     """
     df = result.curves[result.curves.order == order]
     grans = [g for g in GRANULARITIES if g in set(df.granularity)]
-    fig, axes = plt.subplots(1, len(grans), figsize=(3.4 * len(grans), 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(grans), figsize=(2.8 * len(grans), 2.8), squeeze=False)
     aopc = result.aopc.set_index(["method", "granularity", "order"]).aopc
     for ax, g in zip(axes[0], grans):
         for k, (method, d) in enumerate(df[df.granularity == g].groupby("method", sort=False)):
@@ -253,7 +253,8 @@ def plot_perturbation(result, order="morf"):
                     **style)
             ax.fill_between(d.fraction * 100, d["drop"] - d["sem"], d["drop"] + d["sem"],
                             alpha=0.2, color=style["color"])
-        ax.set_title(f"{g}s removed, {'most' if order == 'morf' else 'least'} relevant first",
+        unit = {"patch": "patches", "channel": "channels", "time": "time windows"}[g]
+        ax.set_title(f"{unit} removed, {'most' if order == 'morf' else 'least'} relevant first",
                      fontsize=8)
         ax.set_xlabel("% removed")
         ax.axhline(0, color="k", lw=0.5)

@@ -32,6 +32,24 @@ def _table(rows, header):
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
+def _add_figure(report, fig, title, **kwargs):
+    """Add a figure as a PNG rendered here, then close it.
+
+    mne.Report renders matplotlib figures from a raw pixel buffer whose shape
+    it computes separately; for some figures the two disagree and the image
+    comes out sheared. A PNG we render ourselves goes in unchanged.
+    """
+    from io import BytesIO
+
+    from matplotlib.image import imread
+
+    buf = BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    buf.seek(0)
+    report.add_figure(imread(buf), title, **kwargs)
+
+
 def _accuracy_figure(result):
     summ = result.summary()
     fig, ax = plt.subplots(figsize=(4.5, 2.6))
@@ -136,11 +154,11 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model=None,
                         [f"{summ.loc[m, 'accuracy']:.3f} ± {summ.loc[m, 'sd']:.3f}"])
         header = ["model"] + [f"fold {k + 1}" for k in range(n_splits)] + ["mean ± sd"]
         report.add_html(_table(rows, header), "Accuracy per model and fold", section="Accuracy")
-        report.add_figure(_accuracy_figure(result), "Cross-validated accuracy",
+        _add_figure(report, _accuracy_figure(result), "Cross-validated accuracy",
                           caption="Bars: mean ± sd over folds; dots: folds. Grey: the "
                                   "classical baseline CSP (4 components, log-variance) + LDA.",
                           section="Accuracy")
-        report.add_figure(_confusion_figure(result, explain_model), "Confusion matrix",
+        _add_figure(report, _confusion_figure(result, explain_model), "Confusion matrix",
                           section="Accuracy")
 
         proba = _proba_of_prediction(result, explain_model)
@@ -150,22 +168,19 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model=None,
             fig = plot_topomap(avg, window=1.0, tmin=t0, tmax=t1,
                                title=f"{cls}: mean relevance of {avg.sizes['trial']} correctly "
                                      f"classified trials, for the class {cls}")
-            report.add_figure(fig, f"Class average: {cls}", section="Relevance over time",
+            _add_figure(report, fig, f"Class average: {cls}", section="Relevance over time",
                               caption="Relevance summed in 1 s windows. Red: evidence for "
                                       "the class; blue: evidence against it.")
-            plt.close(fig)
             fig = plot_channel_time(avg, title=f"{cls}: mean relevance, correct trials")
-            report.add_figure(fig, f"Channel x time: {cls}", section="Channel x time",
+            _add_figure(report, fig, f"Channel x time: {cls}", section="Channel x time",
                               caption="Channels ordered front to back, left to right; "
                                       "dashed line: the cue.")
-            plt.close(fig)
             fig = plot_class_gallery(rel, cls, proba=proba)
-            report.add_figure(fig, f"Misclassified vs correct: true {cls}",
+            _add_figure(report, fig, f"Misclassified vs correct: true {cls}",
                               section="Misclassified trials",
                               caption="Left: class average; then the most confident correct "
                                       "trials; in red the misclassified trials, explained for "
                                       "the class they were (wrongly) given.")
-            plt.close(fig)
 
         quality_table = None
         if quality:
@@ -210,11 +225,10 @@ def _add_quality(report, result, epochs, model, comp):
         return None
     curves = perturbation(result, epochs, network=model, composite=comp, verbose=False)
     fig = plot_perturbation(curves)
-    report.add_figure(fig, "Perturbation analysis (AOPC)", section="Explanation quality",
+    _add_figure(report, fig, "Perturbation analysis (AOPC)", section="Explanation quality",
                       caption="Most relevant inputs removed first (MoRF): the faster the "
                               "score falls, the better the explanation (Samek et al. 2017). "
                               "AOPC: area over the perturbation curve.")
-    plt.close(fig)
     aopc = curves.aopc
     report.add_html(aopc.round(3).to_html(classes="table table-sm", index=False),
                     "AOPC per method", section="Explanation quality")
@@ -238,7 +252,10 @@ def _summary(epochs, result, rel, model, comp, elapsed, quality_table):
                      "numpy": np.__version__, "python": platform.python_version()},
     }
     if quality_table is not None:
-        out["aopc"] = {r.method: round(float(r.aopc), 4) for r in quality_table.itertuples()}
+        morf = quality_table[quality_table.order == "morf"]
+        out["aopc_most_relevant_first"] = {
+            m: {r.granularity: round(float(r.aopc), 4) for r in d.itertuples()}
+            for m, d in morf.groupby("method", sort=False)}
     return out
 
 

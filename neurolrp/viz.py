@@ -13,6 +13,9 @@ from .relevance import POS_COORDS, to_info
 
 CMAP = "RdBu_r"
 UNIT = "relevance"
+#: Width (inches) a row of maps may take: mne.Report draws figures wider than
+#: 8.5 in at a reduced, non-integer resolution, which garbles the image.
+MAX_WIDTH = 7.6
 
 
 def _as_average(rel):
@@ -99,7 +102,8 @@ def plot_topomap(rel, times=None, *, window=0.5, tmin=None, tmax=None, vmax=None
     vmax = _sym_limit(maps) if vmax is None else vmax
     n = len(wins)
     if axes is None:
-        fig, axes = plt.subplots(1, n + 1, figsize=(1.7 * n + 0.8, 2.3),
+        w = min(1.7, MAX_WIDTH / n)
+        fig, axes = plt.subplots(1, n + 1, figsize=(w * n + 0.8, 0.55 + w),
                                  gridspec_kw={"width_ratios": [1] * n + [0.08]})
     else:
         fig = axes[0].figure
@@ -171,7 +175,8 @@ def plot_channel_time(rel, data=None, *, vmax=None, title=None, ax=None):
     vmax = _sym_limit(values) if vmax is None else vmax
     if ax is None:
         ncols = 2 if data is not None else 1
-        fig, axs = plt.subplots(1, ncols, figsize=(6.5 * ncols, 0.075 * len(names) + 1.4),
+        fig, axs = plt.subplots(1, ncols, figsize=(min(6.5, 8.4 / ncols) * ncols,
+                                                   0.075 * len(names) + 1.4),
                                 squeeze=False, sharey=True)
         ax = axs[0, -1] if data is not None else axs[0, 0]
         if data is not None:
@@ -250,7 +255,8 @@ def plot_class_gallery(rel, cls, *, n_correct=3, n_wrong=4, tmin=0.5, tmax=2.5,
                 of_class.sel(trial=[t])) for t in wrong.trial.values[:n_wrong]]
     info = to_info(rel)
     n = len(panels)
-    fig, axes = plt.subplots(1, n + 1, figsize=(1.8 * n + 0.8, 2.6),
+    w = min(1.8, MAX_WIDTH / n)
+    fig, axes = plt.subplots(1, n + 1, figsize=(w * n + 0.8, 0.8 + w),
                              gridspec_kw={"width_ratios": [1] * n + [0.08]})
     for ax, (label, r) in zip(axes, panels):
         m = window_sums(r, [(tmin, tmax)])[0]
