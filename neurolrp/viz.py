@@ -115,6 +115,7 @@ def plot_topomap(rel, times=None, *, window=0.5, tmin=None, tmax=None, vmax=None
         cb.set_label(f"{UNIT} (sum over window)", fontsize=8)
         cb.ax.tick_params(labelsize=7)
     fig.suptitle(title if title is not None else _describe(rel), fontsize=10)
+    fig.subplots_adjust(top=0.72)  # room for the title above the maps' own titles
     return fig
 
 
