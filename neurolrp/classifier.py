@@ -105,7 +105,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                     f"{self.sfreq_:g} Hz. Resample them first."
                 )
         else:
-            data = check_3d(X)
+            data = X
             if fitting:
                 if self.sfreq is None:
                     raise ValueError(

@@ -6,7 +6,6 @@ import platform
 import time
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 import mne
 import numpy as np
@@ -133,8 +132,6 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model=None,
         raise ValueError(f"explain_model {explain_model!r} is not among models {list(models)}.")
     comp = get_composite(composite if composite is not None else DEFAULT_COMPOSITE)
     title = title or (epochs.info.get("description") or "neurolrp subject report")
-    backend = matplotlib.get_backend()
-    matplotlib.use("Agg")
     with use_log_level(verbose):
         logger.info(f"Cross-validating {', '.join(models)} and CSP+LDA ({n_splits} folds)")
         result = cross_validate(epochs, models=models, n_splits=n_splits, seed=seed,
@@ -193,8 +190,6 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model=None,
         summary["files"] = {"report": str(html_path), "relevance": str(rel_path),
                             "summary": str(out_dir / "summary.json")}
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    if backend.lower() != "agg":
-        matplotlib.use(backend)
     return summary
 
 
