@@ -94,10 +94,9 @@ class Rule:
         for x_k, w_k, b_k, _ in terms:
             if x_k is x and w_k is w and b_k is op.module_bias:
                 z_terms.append(z)  # the layer itself: reuse its forward output
-            elif x_k is x and w_k is w:
-                z_terms.append(z if op.module_bias is None else
-                               z - op.bias_view(op.module_bias) + (0 if b_k is None
-                                                                   else op.bias_view(b_k)))
+            elif x_k is x and w_k is w:  # the layer's own map with another bias
+                z_k = z if op.module_bias is None else z - op.bias_view(op.module_bias)
+                z_terms.append(z_k if b_k is None else z_k + op.bias_view(b_k))
             else:
                 z_k = op(x_k, w_k, None)
                 z_terms.append(z_k if b_k is None else z_k + op.bias_view(b_k))
