@@ -2,6 +2,10 @@
 
 __version__ = "0.1.0"
 
+from ._utils import tune_allocator  # noqa: E402
+
+tune_allocator()  # before any tensor is allocated; why: see its docstring
+
 from . import datasets, lrp  # noqa: E402
 from .attribution import explain  # noqa: E402
 from .classifier import EEGClassifier  # noqa: E402

@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import os
 import sys
 
 import numpy as np
@@ -13,6 +14,42 @@ if not logger.handlers:
     logger.addHandler(_handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+def tune_allocator():
+    """Keep freed memory in the process instead of handing it back to the kernel.
+
+    glibc serves every allocation above its mmap threshold (128 KiB, rising
+    to at most 32 MiB) with a fresh ``mmap`` and returns it with ``munmap`` on
+    free. Training and explaining allocate and free tensors of a few MiB on
+    every step, so each step faults its memory in again page by page: on a
+    2-core machine ``neurolrp demo`` spent 105 s of 265 s CPU time in the
+    kernel with 35 million minor page faults (issue 15). Raising the mmap
+    and trim thresholds lets glibc reuse freed blocks; one ShallowNet fit
+    went from 4.1 s user + 3.7 s system to 3.3 s + 0.1 s (2.3 M -> 0.06 M
+    page faults). Peak memory is unchanged: blocks are reused, not added.
+
+    Called once when neurolrp is imported; it affects the whole process and
+    only glibc (Linux). Set the environment variable ``NEUROLRP_MALLOPT=0``
+    before importing neurolrp to leave the allocator alone.
+
+    Returns
+    -------
+    tuned : bool
+        Whether the thresholds were set.
+    """
+    if os.environ.get("NEUROLRP_MALLOPT", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, 256 << 20)) and bool(mallopt(m_trim_threshold, 512 << 20))
 
 
 def _verbose_level(verbose):
