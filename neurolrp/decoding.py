@@ -133,8 +133,11 @@ def make_slda(n_windows=5):
     Parameters
     ----------
     n_windows : int
-        Consecutive windows of (nearly) equal length over the epoch; 10 gives
-        50 ms windows on a 0.5 s epoch. Features: ``n_channels * n_windows``.
+        Consecutive windows of (nearly) equal length over the epoch: 5 gives
+        0.1 s windows on a 0.5 s epoch. Features: ``n_channels * n_windows``.
+        On the ERP simulator (28 channels, 0.5 s, 100-600 trials) 5 was the
+        best or within 0.03 of it among 3, 5, 8 and 10 windows; more
+        windows need more trials (shrinkage only partly makes up for them).
 
     Returns
     -------

@@ -215,9 +215,12 @@ def simulate_erp(
         patterns is at least half its peak over the scalp, and samples
         where the expected potential (averaged over the latency jitter) is
         at least half its peak in magnitude. The common potentials are not
-        part of it. ``attrs`` hold the simulation's parameters, each class's
-        source and peak channel, and the gain of the potential at its peak
-        channel (``snr`` in the data's units, volts).
+        part of it. ``attrs`` hold the simulation's parameters and, per
+        class, the source's centre channel (``source_channels``; ``""``:
+        none), the simulated channel where the potential is largest
+        (``peak_channels``, where ``snr`` is defined) and the potential's
+        peak amplitude at the source's centre before the trial's jitter
+        (``gain_volts``: what ``snr`` became in volts).
 
     Raises
     ------
