@@ -183,6 +183,7 @@ _PREFIX_REGION = {"FP": "frontal", "AF": "frontal", "F": "frontal", "FC": "centr
                   "C": "central", "CP": "central", "FT": "temporal", "T": "temporal",
                   "TP": "temporal", "P": "parietal", "PO": "occipital", "O": "occipital",
                   "I": "occipital"}
+_ROWS = ("FP", "AF", "F", "FT", "FC", "T", "C", "TP", "CP", "P", "PO", "O", "I")
 _NAME_RE = re.compile(r"^(FP|AF|FT|FC|TP|CP|PO|F|T|C|P|O|I)(Z|\d+)$", re.IGNORECASE)
 #: Channels named on the maps when not all are (the 10-20 system's, old and new names).
 LANDMARKS = ("Fp1", "Fpz", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "T3", "C3", "Cz", "C4",
@@ -227,15 +228,18 @@ def channel_regions(rel):
             num = m.group(2)
             hemi = "midline" if num.upper() == "Z" else ("left" if int(num) % 2 else "right")
         elif np.isfinite(u).all():
-            x, y = u[0], u[1]
+            # unit vectors from the electrodes' centroid; limits fitted to the 10-10
+            # layout (61 of its 64 channels agree with their names; FC1, FCz and FC2
+            # come out frontal)
+            x, y, z = u
             hemi = "left" if x < -0.1 else ("right" if x > 0.1 else "midline")
-            if abs(x) > 0.85 and -0.6 < y < 0.45:
+            if z < -0.3 and abs(y) < 0.4 and abs(x) > 0.6:
                 region = "temporal"
-            elif y > 0.35:
+            elif y > 0.53:
                 region = "frontal"
-            elif y < -0.75:
+            elif y < -0.78:
                 region = "occipital"
-            elif y < -0.35:
+            elif y < -0.45:
                 region = "parietal"
             else:
                 region = "central"
@@ -268,9 +272,17 @@ def region_order(rel):
     reg = channel_regions(rel)
     r = np.array([REGIONS.index(v) for v in reg.region])
     h = np.array([HEMISPHERES.index(v) for v in reg.hemisphere])
-    within = np.empty(len(r), int)
-    within[scalp_order(rel)] = np.arange(len(r))
-    order = np.lexsort((within, h, r))
+    matches = [_NAME_RE.match(str(c)) for c in rel.channel.values]
+    x = rel[POS_COORDS[0]].values if POS_COORDS[0] in rel.coords else None
+    if all(matches) and x is not None and np.isfinite(x).all():
+        # the 10-10 row from the name (rows curve over the head), then left to right
+        row = np.array([_ROWS.index(m.group(1).upper()) for m in matches])
+        within = np.lexsort((x, row))
+    else:
+        within = scalp_order(rel)
+    rank = np.empty(len(r), int)
+    rank[within] = np.arange(len(r))
+    order = np.lexsort((rank, h, r))
     blocks, start = [], 0
     for k in range(1, len(order) + 1):
         if k == len(order) or (r[order[k]], h[order[k]]) != (r[order[start]], h[order[start]]):
@@ -351,7 +363,7 @@ def _draw_outline(ax, mask, x_edges, y_edges, **kwargs):
 
     segs = _outline(mask, x_edges, y_edges)
     if segs:
-        style = dict(colors="k", linewidths=1.3)
+        style = dict(colors="k", linewidths=1.2)
         style.update(kwargs)
         ax.add_collection(LineCollection(segs, **style))
     return len(segs)
@@ -402,7 +414,7 @@ def _separators(ax, blocks):
     seen = set()
     for region, _, a, _ in blocks:
         if region not in seen and a > 0:
-            ax.axhline(a - 0.5, color="0.15", lw=0.9)
+            ax.axhline(a - 0.5, color="0.35", lw=0.7)
         seen.add(region)
 
 
@@ -452,7 +464,7 @@ def _label_rows(ax, names, blocks, labels, fontsize=7, values=None):
                 if (hb - ha_) * pts_per_row >= fontsize:
                     ax.text(0, (ha_ + hb - 1) / 2, {"left": "L", "midline": "z",
                                                     "right": "R"}[hemi],
-                            ha="center", va="center", fontsize=fontsize - 0.5, color="0.35",
+                            ha="center", va="center", fontsize=fontsize, color="0.35",
                             transform=hemi_t)
                 if ha_ > a:  # a short dash between hemispheres
                     ax.annotate("", xy=(0, ha_ - 0.5), xytext=(8, 0), textcoords="offset points",
@@ -487,7 +499,8 @@ def _channel_time_panel(ax, values, t, names, blocks, vmax, mask=None, labels="a
                 rgba[..., :3] = 1.0
                 rgba[..., 3] = np.where(sig, 0.0, VEIL_ALPHA)
                 ax.imshow(rgba, aspect="auto", interpolation="nearest", extent=extent)
-            _draw_outline(ax, sig, x_edges, np.arange(n + 1) - 0.5)
+            # outlined on the tested grid (bins), whose outer frame is not drawn
+            _draw_outline(ax, mask.values, _edges(mask.time.values), np.arange(n + 1) - 0.5)
         else:  # per channel: mark the rows
             for i in np.flatnonzero(mask.values):
                 ax.plot([x_edges[-1]], [i], marker="<", color="k", ms=3, clip_on=False)

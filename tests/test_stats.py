@@ -164,12 +164,14 @@ def test_pure_noise_rarely_gives_a_cluster():
     Measured: 1 of 20 seeds (one-sample) and 0 of 20 (two-sample) gave a
     cluster with p < 0.05 (12 trials per group, 64 channels x 21 times, 100
     permutations). Over 100 seeds with 1000 permutations (README): 4 % and
-    the two-sample rate quoted there. A test that did not control the
-    family-wise error would fail here more often than not: MNE's two-sample
-    test with tail=0 and a t statistic keeps the largest *signed* cluster of
-    each permutation and gave 12 of 100 seeds; a one-sample test without
-    sign flips (every permutation equal to the data) would give a cluster in
-    every seed with one.
+    the two-sample rate quoted there. What this catches: a test without the
+    correction for the 1344 channel x time points (any point above the
+    cluster-forming threshold called significant) fails in 20 of 20 seeds;
+    a family-wise error of 30 % fails with probability 0.89.
+    Subtler inflation needs more seeds: MNE's two-sample test with tail=0 and
+    a t statistic keeps the largest *signed* cluster of each permutation and
+    gave 12 of 100 seeds, which is why :func:`neurolrp.stats.two_sample_test`
+    runs two one-sided tests.
     """
     truth, pos = _truth(step=20)  # 21 time points: 64 x 21 tests per seed
     adjacency = stats.channel_adjacency(_relevance(truth, pos, n_per_class=2))
@@ -186,6 +188,8 @@ def test_pure_noise_rarely_gives_a_cluster():
     # expected 1 of 20 each; P(4 or more of 20 | 5 %) = 1.6 %
     assert hits1 <= 3, hits1
     assert hits2 <= 3, hits2
+    uncorrected = np.abs(r1.t.values) > r1.attrs["threshold"]
+    assert uncorrected.any()  # the points a correction has to discount exist
 
 
 def test_adjacency_from_positions(sim):
