@@ -705,8 +705,12 @@ def plot_group_topomaps(rel, by="target", *, groups=None, times=None, window=1.0
     vmax = _sym_limit(np.array(maps)) if vmax is None else vmax
     n, rows = len(wins), len(parts)
     w = min(1.55, (MAX_WIDTH - 0.4) / n)
-    fig, axes = plt.subplots(rows, n + 1, figsize=(w * n + 1.2, (w + 0.3) * rows + 0.5),
-                             gridspec_kw={"width_ratios": [1] * n + [0.07]}, squeeze=False)
+    height = (w + 0.25) * rows + 0.55
+    fig, axes = plt.subplots(rows, n + 1, figsize=(w * n + 1.2, height), squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * n + [0.07], "hspace": 0.25,
+                                          "wspace": 0.08})
+    fig.subplots_adjust(top=1 - 0.6 / height, bottom=0.05 / height, left=0.7 / (w * n + 1.2),
+                        right=0.9)
     names = [str(c) for c in rel.channel.values]
     for r, ((label, g), m_row) in enumerate(zip(parts, maps)):
         mask = _stats_mask(_group_stats(stats, label), names)
