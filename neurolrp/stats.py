@@ -258,7 +258,7 @@ def two_sample_test(rel, *, by="target", groups=None, n_permutations=1024, thres
     groups : (a, b) | None
         The two values of ``by`` to compare; the t-values are a minus b.
         Default: the two values present (for ``"correct"``: correct minus
-        misclassified).
+        misclassified; ``"correct"`` and ``"misclassified"`` may name them).
     n_permutations : int
         Number of label permutations (an exact test is run when there are
         fewer possible ones).
@@ -551,6 +551,9 @@ def _split(rel, by, groups, keep_empty=False):
             pass
     if groups is None:
         groups = present
+    names = _GROUP_NAMES.get(by, {})
+    aliases = {v: k for k, v in names.items()}  # "misclassified" -> False
+    groups = [aliases.get(g, g) if isinstance(g, str) else g for g in groups]
     out = []
     for g in groups:
         sel = rel.isel(trial=values == g)
@@ -559,7 +562,7 @@ def _split(rel, by, groups, keep_empty=False):
         if sel.sizes["trial"] == 0:
             raise ValueError(f"Group {g!r} of {by!r} is empty; present: {present}. "
                              + ("No trial was misclassified." if by == "correct" else ""))
-        out.append((_GROUP_NAMES.get(by, {}).get(g, str(g)), sel))
+        out.append((names.get(g, str(g)), sel))
     return out
 
 

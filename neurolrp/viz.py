@@ -3,7 +3,12 @@
 All figures take the relevance DataArray (with the channel positions it
 carries) and return a matplotlib Figure; nothing here calls ``show()``.
 Colours: a diverging map centred at zero with symmetric limits, red for
-evidence for the explained class, blue for evidence against it.
+evidence for the explained class, blue for evidence against it; figures
+that compare groups share one scale. Channel x time maps group their rows by
+scalp region and hemisphere. Results of :mod:`neurolrp.stats` are overlaid
+with ``stats=``: significant sensors marked on topomaps, clusters outlined on
+channel x time maps. Every figure is at most 8.5 in wide, so mne.Report
+shows it at 100 dpi without rescaling (850 px).
 """
 
 import re

@@ -274,6 +274,9 @@ def test_correct_vs_misclassified(sim):
     res = stats.two_sample_test(rel2, by="correct", n_permutations=100, verbose=False)
     assert (res.attrs["group_a"], res.attrs["group_b"]) == ("correct", "misclassified")
     assert (int(res.n_a), int(res.n_b)) == (29, 3)
+    other_way = stats.two_sample_test(rel2, by="correct", groups=("misclassified", "correct"),
+                                      n_permutations=100, verbose=False)
+    np.testing.assert_allclose(other_way.t.values, -res.t.values, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow
