@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
 from ._utils import check_3d, check_finite, progress
+from .lrp.patterns import compute_patterns
 from .models import MODELS, make_model
 
 
@@ -63,6 +64,9 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     input_range_ : (float, float)
         Smallest and largest scaled training value (the input box that
         LRP's z^B rule assumes).
+    patterns_ : dict
+        Layer name -> signal pattern measured on the training data (what
+        LRP's Pattern rule needs; see :func:`neurolrp.lrp.compute_patterns`).
     n_channels_, n_times_, sfreq_ : int, int, float
         Input geometry seen at fit.
     ch_names_ : list of str | None
@@ -239,6 +243,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(module, "center_log_power"):
             module.center_log_power(x_all)
         self.module_ = module
+        # what each layer's outputs look like in its input, for LRP's Pattern rule
+        self.patterns_ = compute_patterns(module, x_all)
         self.best_epoch_ = best[2]
         return self
 
@@ -284,7 +290,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             "state_dict": self.module_.state_dict(),
             "fitted": {k: getattr(self, k) for k in (
                 "classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "sfreq_",
-                "ch_names_", "history_", "best_epoch_", "input_range_")},
+                "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_")},
         }
         torch.save(state, Path(fname))
         return Path(fname)
@@ -296,6 +302,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         clf = cls(**state["params"])
         for key, val in state["fitted"].items():
             setattr(clf, key, val)
+        if "patterns_" not in state["fitted"]:  # saved before patterns were measured
+            clf.patterns_ = None
         module = make_model(clf.model, clf.n_channels_, clf.n_times_, len(clf.classes_),
                             clf.sfreq_, **(clf.model_params or {}))
         module.load_state_dict(state["state_dict"])
