@@ -45,6 +45,9 @@ def main():
     mne.set_log_level("ERROR")
     epochs, truth = simulate_motor_imagery(n_trials=4, verbose=False)
     truth = truth.isel(time=slice(None, None, 5))
+    window = truth.any(("class", "channel"))  # each class's own source region in it
+    for cls, chans in zip(truth["class"].values, truth.attrs["source_channels"]):
+        truth.loc[{"class": cls}] = truth.channel.isin(chans.split()) & window
     pos = channel_positions(epochs.info)
     adj = stats.channel_adjacency(relevance(truth, pos, 0.0, 0, n=2))
     sd = np.sqrt(2.0)  # of the Laplace noise

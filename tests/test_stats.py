@@ -18,10 +18,21 @@ from neurolrp.relevance import channel_positions
 
 
 def _truth(step=10):
-    """The simulator's truth (left: C4 region, right: C3 region; 0.5-3.5 s) at 100/step Hz."""
+    """Each class's own source region (left: C4 region, right: C3 region; 0.5-3.5 s) at
+    100/step Hz, from the simulator's ground truth, and the channel positions.
+
+    (The simulator's ``truth`` marks where the *decision* between the classes lies, both
+    regions for both classes; a class's own source is in ``attrs["source_channels"]``.)
+    """
     epochs, truth = simulate_motor_imagery(n_trials=4, tmin=0.0, tmax=4.0, seed=0,
                                            verbose=False)
-    return truth.isel(time=slice(None, None, step)), channel_positions(epochs.info)
+    truth = truth.isel(time=slice(None, None, step))
+    window = truth.any(("class", "channel"))
+    own = xr.zeros_like(truth)
+    for cls, chans in zip(truth["class"].values, truth.attrs["source_channels"]):
+        own.loc[{"class": cls}] = truth.channel.isin(chans.split()) & window
+    own.attrs = truth.attrs
+    return own, channel_positions(epochs.info)
 
 
 def _relevance(truth, pos, n_per_class=16, effect=1.0, seed=0, sign=None):
