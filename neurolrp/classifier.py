@@ -466,6 +466,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         ------
         FileNotFoundError
             No such file.
+        IsADirectoryError
+            ``fname`` is a folder.
         ValueError
             The file is truncated, corrupt, or not a saved EEGClassifier.
         """
@@ -473,6 +475,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         import zipfile
 
         fname = Path(fname).expanduser()
+        if fname.is_dir():
+            raise IsADirectoryError(f"{fname} is a folder; give a classifier file (.pt).")
         if not fname.is_file():
             raise FileNotFoundError(f"No such classifier file: {fname}")
         try:

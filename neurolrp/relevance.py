@@ -224,11 +224,15 @@ def load_relevance(fname):
     ------
     FileNotFoundError
         No such file.
+    IsADirectoryError
+        ``fname`` is a folder.
     ValueError
         The file is truncated or corrupt, not a netCDF file, or holds
         something other than one relevance array.
     """
     fname = Path(fname).expanduser()
+    if fname.is_dir():
+        raise IsADirectoryError(f"{fname} is a folder; give a relevance file (.nc).")
     if not fname.is_file():
         raise FileNotFoundError(f"No such relevance file: {fname}")
     try:
