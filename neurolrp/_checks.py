@@ -137,9 +137,14 @@ def check_data(data, what="X", cast=True):
         beyond float32's range (about 3.4e38), which would become infinite
         when cast.
     """
+    if hasattr(data, "tocsr") or hasattr(data, "todense"):  # scipy.sparse
+        raise TypeError(f"{what} is a sparse matrix; sparse input is not supported. EEG trials "
+                        "are dense arrays (n_trials, n_channels, n_times).")
     if isinstance(data, (str, bytes, dict)) or data is None:
         raise ValueError(f"{what} must be an array (n_trials, n_channels, n_times) or "
                          f"mne.Epochs, got {type(data).__name__}.")
+    if hasattr(data, "detach") and hasattr(data, "cpu"):  # a torch tensor, maybe on a GPU
+        data = data.detach().cpu().numpy()
     try:
         arr = np.asarray(data)
     except (ValueError, TypeError) as err:  # ragged lists
@@ -150,7 +155,16 @@ def check_data(data, what="X", cast=True):
             f"{what} must have shape (n_trials, n_channels, n_times), got an array with "
             f"{arr.ndim} dimension(s) and shape {arr.shape}."
         )
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+    if arr.dtype == object:  # e.g. a list of lists of numbers: fine if they are numbers
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{what} must hold real numbers, not objects of other kinds "
+                            f"({err}).") from None
+    if np.iscomplexobj(arr):
+        raise ValueError(f"Complex data not supported: {what} must hold real numbers, got "
+                         f"dtype {arr.dtype}.")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"{what} must hold real numbers, got dtype {arr.dtype}.")
     if 0 in arr.shape:
         raise ValueError(f"{what} is empty (shape {arr.shape}).")
@@ -207,11 +221,16 @@ def check_labels(y, n_trials, what="y"):
         )
     if all(is_str):
         return np.asarray(values, dtype=object)
-    bad = [v for v in values if isinstance(v, (bool, np.bool_))
-           or not isinstance(v, (numbers.Number,))]
+    bad = [v for v in values if not isinstance(v, (numbers.Real, np.bool_))]
     if bad:
         raise ValueError(f"{what} must hold class names or numbers, got {bad[0]!r} "
                          f"({type(bad[0]).__name__}).")
+    frac = [v for v in values if float(v) != int(v)]
+    if frac:
+        raise ValueError(
+            f"{what} looks continuous ({frac[0]!r} is not a whole number): a classifier needs "
+            "class labels (names, or integers), not a continuous target."
+        )
     return np.asarray(values)
 
 

@@ -264,10 +264,14 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()
         data, y, ch_names = self._arrays(X, y, fitting=True)
         if y is None:
-            raise ValueError("y is required with array input.")
+            raise ValueError(
+                "EEGClassifier requires y to be passed, but the target y is None: give one "
+                "label per trial (or fit mne.Epochs, whose event names are the labels)."
+            )
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"Need at least two classes to train, got only {self.classes_}.")
+            raise ValueError(f"Need at least two classes to train; got one class, "
+                             f"{self.classes_.tolist()}.")
         counts = np.bincount(y_idx)
         if counts.min() < 2:
             raise ValueError(
@@ -348,8 +352,10 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- predict
     @torch.no_grad()
-    def decision_function(self, X):
-        """Class scores (logits), shape (n_trials, n_classes).
+    def logits(self, X):
+        """The network's class scores, one column per class, shape (n_trials, n_classes).
+
+        These are the outputs LRP explains (``score`` in the relevance).
 
         Parameters
         ----------
@@ -359,7 +365,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        scores : ndarray, shape (n_trials, n_classes)
+        logits : ndarray, shape (n_trials, n_classes)
+            Column ``k`` belongs to ``classes_[k]``.
 
         Raises
         ------
@@ -374,17 +381,66 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         x = torch.from_numpy(self.scale(data))
         return torch.cat([self.module_(x[i:i + 256]) for i in range(0, len(x), 256)]).numpy()
 
+    def decision_function(self, X):
+        """Confidence scores, as scikit-learn defines them.
+
+        With two classes a 1-D array, ``logit(classes_[1]) - logit(classes_[0])``
+        (positive: evidence for ``classes_[1]``), which is what scikit-learn's
+        scorers (``roc_auc``, ``average_precision``) expect; with more
+        classes the logits, one column per class. :meth:`logits` always
+        gives one column per class.
+
+        Parameters
+        ----------
+        X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+            Trials like those at fit.
+
+        Returns
+        -------
+        scores : ndarray, shape (n_trials,) or (n_trials, n_classes)
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            Data unlike those at fit, or not finite.
+        """
+        logits = self.logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
     def predict_proba(self, X):
-        """Class probabilities (softmax of the scores), shape (n_trials, n_classes)."""
-        scores = self.decision_function(X)
+        """Class probabilities (softmax of the logits), shape (n_trials, n_classes).
+
+        Parameters
+        ----------
+        X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+            Trials like those at fit.
+
+        Returns
+        -------
+        proba : ndarray, shape (n_trials, n_classes)
+            Column ``k`` belongs to ``classes_[k]``.
+        """
+        scores = self.logits(X)
         scores = scores - scores.max(axis=1, keepdims=True)
         p = np.exp(scores)
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        """Predicted class label per trial."""
-        scores = self.decision_function(X)
-        return self.classes_[scores.argmax(axis=1)]
+        """Predicted class label per trial.
+
+        Parameters
+        ----------
+        X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+            Trials like those at fit.
+
+        Returns
+        -------
+        y_pred : ndarray, shape (n_trials,)
+        """
+        index = self.logits(X).argmax(axis=1)  # checks it is fitted before classes_ is read
+        return self.classes_[index]
 
     def score(self, X, y=None, sample_weight=None):
         """Accuracy; with epochs, labels default to the event names.
