@@ -332,18 +332,29 @@ def epochs_arrays(epochs, what="epochs"):
     return data, y, float(epochs.info["sfreq"]), list(epochs.ch_names)
 
 
-def check_like_fit(est, *, n_channels, n_times, ch_names=None, sfreq=None, what="data"):
+#: Largest plausible ratio between the amplitude of new data and the training
+#: data (median over channels); beyond it the units differ (V vs uV is 1e6).
+AMPLITUDE_RATIO = 100.0
+
+
+def check_like_fit(est, *, n_channels, n_times, ch_names=None, sfreq=None, data=None,
+                   what="data"):
     """Raise unless the data match what the fitted classifier ``est`` saw at fit.
 
     Channel names are compared by name and order when both sides have them
     (epochs at fit and now); the message names the missing, extra or moved
     channels and how to fix it.
 
+    With ``data``, the amplitude is compared with the training data's
+    (median over channels of the standard deviation): a ratio beyond
+    :data:`AMPLITUDE_RATIO` means other units (volts against microvolts),
+    which the network would read as something else entirely.
+
     Raises
     ------
     ValueError
-        Another sampling rate, other channels (names or order), or another
-        number of channels or samples.
+        Another sampling rate, other channels (names or order), another
+        number of channels or samples, or an amplitude in other units.
     """
     fit_names = getattr(est, "ch_names_", None)
     if ch_names is not None and fit_names is not None and list(ch_names) != list(fit_names):
@@ -371,6 +382,18 @@ def check_like_fit(est, *, n_channels, n_times, ch_names=None, sfreq=None, what=
             f"{what}: {n_channels} channels x {n_times} samples; the classifier was fitted "
             f"on {est.n_channels_} x {est.n_times_}."
         )
+    fit_std = getattr(est, "scale_std_", None)
+    if data is not None and fit_std is not None:
+        std = np.asarray(data).std(axis=(0, 2), dtype=np.float64)
+        ok = (std > 0) & (np.asarray(fit_std) > 0)
+        if ok.any():
+            ratio = float(np.median(std[ok] / np.asarray(fit_std, dtype=np.float64)[ok]))
+            if not 1.0 / AMPLITUDE_RATIO <= ratio <= AMPLITUDE_RATIO:
+                raise ValueError(
+                    f"{what}: the amplitude is {ratio:.3g} times that of the training data "
+                    "(median over channels); the units differ (volts vs microvolts?). Give "
+                    "the data in the units used at fit (mne.Epochs are in volts)."
+                )
 
 
 # ---------------------------------------------------------------- files

@@ -58,14 +58,14 @@ def _resolve_data(data, y, model=None):
         y = y_ep if y is None else check_labels(y, len(X))
         if fitted is not None:
             check_like_fit(fitted, n_channels=X.shape[1], n_times=X.shape[2],
-                           ch_names=ch_names, sfreq=sfreq)
+                           ch_names=ch_names, sfreq=sfreq, data=X)
         return X, y, ch_names, channel_positions(picked.info), picked.times.copy(), sfreq
     X = check_data(data, "data", cast=False)
     if y is not None:
         y = check_labels(y, len(X))
     ch_names = [str(i) for i in range(X.shape[1])]
     if fitted is not None:
-        check_like_fit(fitted, n_channels=X.shape[1], n_times=X.shape[2])
+        check_like_fit(fitted, n_channels=X.shape[1], n_times=X.shape[2], data=X)
         if fitted.ch_names_ is not None:  # arrays are read in the fitted order, as in predict
             ch_names = list(fitted.ch_names_)
     return X, y, ch_names, None, None, None
@@ -95,8 +95,9 @@ def _label_names(y, classes, raw_classes):
     if unknown:
         raise ValueError(
             f"The labels {sorted(set(unknown))[:10]} are not classes of the model "
-            f"({classes}); y_true and correct would be wrong. Pass y with the model's class "
-            "names (or rename the epochs' events)."
+            f"({classes}); y_true and correct would be wrong. Select the trials of the "
+            "model's classes (epochs[classes]), pass y with the model's class names, or "
+            "explain the trials as an array (epochs.get_data()) without labels."
         )
     return np.asarray(out, dtype=object)
 

@@ -199,7 +199,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                 self.sfreq_ = float(self.sfreq)
         else:
             check_like_fit(self, n_channels=data.shape[1], n_times=data.shape[2],
-                           ch_names=ch_names, sfreq=sfreq, what="X")
+                           ch_names=ch_names, sfreq=sfreq, data=data, what="X")
         return data, y, ch_names
 
     def _check_fitted(self):

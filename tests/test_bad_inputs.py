@@ -410,6 +410,19 @@ CASES = [
     ("clf-predict-channels", lambda c: c.clf.predict(c.X[:, :3]), (ValueError, "fitted on 4 x 64")),
     ("clf-predict-drops-stim", lambda c: c.clf.predict(c.epochs([("STI 014", "stim")])),
      lambda p, c: np.testing.assert_array_equal(p, c.clf.predict(c.ep))),
+    ("clf-predict-microvolts", lambda c: c.clf.predict(c.ep.get_data() * 1e6),
+     (ValueError, "units differ")),
+    ("clf-labels-continuous", lambda c: EEGClassifier(sfreq=SFREQ, **FAST).fit(
+        c.X, np.linspace(0, 1, 16)), (ValueError, "continuous")),
+    ("clf-x-sparse", lambda c: EEGClassifier(sfreq=SFREQ, **FAST).fit(
+        __import__("scipy.sparse").sparse.csr_matrix(c.X[:, 0]), c.y),
+     (TypeError, "sparse input is not supported")),
+    ("clf-x-object-numbers", lambda c: EEGClassifier(sfreq=SFREQ, **FAST).fit(
+        c.X.astype(object), c.y), lambda clf, c: clf.n_channels_ == 4 or pytest.fail("")),
+    ("clf-x-torch-tensor", lambda c: EEGClassifier(sfreq=SFREQ, **FAST).fit(
+        torch.from_numpy(c.X), c.y), lambda clf, c: clf.n_times_ == 64 or pytest.fail("")),
+    ("clf-fit-without-y", lambda c: EEGClassifier(sfreq=SFREQ, **FAST).fit(c.X),
+     (ValueError, "requires y to be passed")),
     ("clf-score-array-without-y", lambda c: c.clf.score(c.X), (ValueError, "y is required")),
     # ---- classifier: save and load
     ("clf-save-exists", lambda c: c.clf.save(c.saved_clf), (FileExistsError, "overwrite=True")),
@@ -464,14 +477,17 @@ CASES = [
      (ValueError, "two different classes")),
     ("explain-contrast-three", lambda c: explain(c.clf, c.ep, target=("a", "b", "a")),
      (ValueError, "pair")),
-    ("explain-labels-not-classes", lambda c: explain(c.clf, c.X, y=["x"] * 16),
+    ("explain-labels-not-classes", lambda c: explain(c.clf, c.ep.get_data(), y=["x"] * 16),
      (ValueError, "not classes of the model")),
     ("explain-int-labels-as-floats", lambda c: explain(c.clf_int, c.X, y=np.r_[[1.0] * 8, [2.0] * 8],
                                                        verbose=False),
      lambda rel, c: set(rel.y_true.values) == {"1", "2"} or pytest.fail(str(rel.y_true.values))),
+    ("explain-microvolts", lambda c: explain(c.clf, c.X * 1e6), (ValueError, "units differ")),
+    ("explain-epochs-of-another-class", lambda c: explain(
+        c.clf, c.epochs(event_names=("a", "rest"))), (ValueError, "epochs[classes]")),
     ("explain-labels-none", lambda c: explain(c.clf, c.X, y=_with(c.y, 0, None)),
      (ValueError, "missing label")),
-    ("explain-array-keeps-fitted-names", lambda c: explain(c.clf, c.X, verbose=False),
+    ("explain-array-keeps-fitted-names", lambda c: explain(c.clf, c.ep.get_data(), verbose=False),
      lambda rel, c: list(rel.channel.values) == CH or pytest.fail(str(rel.channel.values))),
     ("explain-batch-size-0", lambda c: explain(c.clf, c.ep, batch_size=0),
      (ValueError, "batch_size must be")),
