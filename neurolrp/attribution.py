@@ -13,7 +13,8 @@ from ._utils import progress
 from .lrp.composites import DEFAULT_COMPOSITE, get_composite
 from .lrp.engine import Hooks
 from .lrp.layers import prepare_model
-from .lrp.rules import ZBox
+from .lrp.patterns import compute_patterns
+from .lrp.rules import Pattern, ZBox
 from .relevance import channel_positions, make_relevance
 
 METHODS = ("lrp", "gradient", "gradient*input", "integrated-gradients", "deconvnet",
@@ -337,6 +338,13 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
             for rule in _rules(comp):
                 rule.bias = False
         layers = [(n, net.get_submodule(n)) for n in linear_names]
+        if comp.needs_patterns():
+            patterns = getattr(model, "patterns_", None)
+            patterns_from = "training data"
+            if patterns is None:  # a plain network: the patterns of the explained data
+                patterns = compute_patterns(module, scale(X) if scale is not None else X)
+                patterns_from = "explained data"
+            comp = comp.with_patterns(patterns, layers)
         rules_json = comp.describe(layers)
 
     out = np.empty(X.shape, dtype=np.float32)
@@ -399,6 +407,8 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     if method == "lrp":
         denom = np.maximum(np.abs(scores), 1e-12)
         conservation = np.abs(out.sum(axis=(1, 2), dtype=np.float64) - scores) / denom
+        if any(isinstance(r, Pattern) for r in comp.rules()):
+            attrs["patterns_from"] = patterns_from
         attrs.update({
             "composite": comp.name, "rules": rules_json,
             "conservation_error": float(conservation.max()),
@@ -418,7 +428,7 @@ def _target_text(target):
 
 
 def _rules(comp):
-    return [r for r in (comp.first, comp.last, *comp.layer_map.values()) if r is not None]
+    return comp.rules()
 
 
 def _bind_box_bounds(comp, box):

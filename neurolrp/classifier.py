@@ -15,11 +15,14 @@ from sklearn.model_selection import train_test_split
 from ._checks import (atomic_file, check_data, check_int, check_labels,
                       check_like_fit, check_number, check_output_file, epochs_arrays)
 from ._utils import progress, use_log_level
+from .lrp.patterns import compute_patterns
 from .models import MODELS, make_model
 
 #: What :meth:`EEGClassifier.save` writes besides the parameters and weights.
 _FITTED = ("classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "sfreq_",
-           "ch_names_", "history_", "best_epoch_", "input_range_")
+           "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_")
+#: Fitted values that files saved by earlier versions may lack.
+_OPTIONAL = ("input_range_", "patterns_")
 
 
 def epochs_to_arrays(epochs):
@@ -88,6 +91,9 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     input_range_ : (float, float)
         Smallest and largest scaled training value (the input box that
         LRP's z^B rule assumes).
+    patterns_ : dict
+        Layer name -> signal pattern measured on the training data (what
+        LRP's Pattern rule needs; see :func:`neurolrp.lrp.compute_patterns`).
     n_channels_, n_times_, sfreq_ : int, int, float
         Input geometry seen at fit.
     ch_names_ : list of str | None
@@ -347,6 +353,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(module, "center_log_power"):
             module.center_log_power(x_all)
         self.module_ = module
+        # what each layer's outputs look like in its input, for LRP's Pattern rule
+        self.patterns_ = compute_patterns(module, x_all)
         self.best_epoch_ = best[2]
         return self
 
@@ -545,12 +553,14 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             ) from None
         if not isinstance(state, dict) or not {"params", "state_dict", "fitted"} <= set(state):
             raise ValueError(f"{fname} is not a file written by EEGClassifier.save.")
-        missing = [k for k in _FITTED if k not in state["fitted"] and k != "input_range_"]
+        missing = [k for k in _FITTED if k not in state["fitted"] and k not in _OPTIONAL]
         if missing:
             raise ValueError(f"{fname} lacks the fitted value(s) {missing}; save it again.")
         clf = cls(**state["params"])
         for key, val in state["fitted"].items():
             setattr(clf, key, val)
+        if "patterns_" not in state["fitted"]:  # saved before patterns were measured
+            clf.patterns_ = None
         module = make_model(clf.model, clf.n_channels_, clf.n_times_, len(clf.classes_),
                             clf.sfreq_, **(clf.model_params or {}))
         try:
