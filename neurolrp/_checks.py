@@ -337,8 +337,8 @@ def epochs_arrays(epochs, what="epochs"):
 AMPLITUDE_RATIO = 100.0
 
 
-def check_like_fit(est, *, n_channels, n_times, ch_names=None, sfreq=None, data=None,
-                   what="data"):
+def check_like_fit(est, *, n_channels, n_times, ch_names=None, sfreq=None, tmin=None,
+                   data=None, what="data"):
     """Raise unless the data match what the fitted classifier ``est`` saw at fit.
 
     Channel names are compared by name and order when both sides have them
@@ -377,6 +377,14 @@ def check_like_fit(est, *, n_channels, n_times, ch_names=None, sfreq=None, data=
     if sfreq is not None and not np.isclose(sfreq, est.sfreq_):
         raise ValueError(f"{what}: sampled at {sfreq:g} Hz; the classifier was fitted at "
                          f"{est.sfreq_:g} Hz. Resample them first.")
+    fit_tmin = getattr(est, "tmin_", None)
+    if tmin is not None and fit_tmin is not None and \
+            abs(tmin - fit_tmin) > 0.5 / est.sfreq_:
+        raise ValueError(
+            f"{what}: the epochs start at {tmin:g} s; the classifier was fitted on epochs "
+            f"starting at {fit_tmin:g} s, so the network would read another part of each "
+            f"trial. Cut them like at fit (tmin={fit_tmin:g}, or epochs.crop)."
+        )
     if (n_channels, n_times) != (est.n_channels_, est.n_times_):
         raise ValueError(
             f"{what}: {n_channels} channels x {n_times} samples; the classifier was fitted "

@@ -59,17 +59,20 @@ def _resolve_data(data, y, model=None):
         y = y_ep if y is None else check_labels(y, len(X))
         if fitted is not None:
             check_like_fit(fitted, n_channels=X.shape[1], n_times=X.shape[2],
-                           ch_names=ch_names, sfreq=sfreq, data=X)
+                           ch_names=ch_names, sfreq=sfreq, tmin=float(picked.tmin), data=X)
         return X, y, ch_names, channel_positions(picked.info), picked.times.copy(), sfreq
     X = check_data(data, "data", cast=False)
     if y is not None:
         y = check_labels(y, len(X))
     ch_names = [str(i) for i in range(X.shape[1])]
+    times = None
     if fitted is not None:
         check_like_fit(fitted, n_channels=X.shape[1], n_times=X.shape[2], data=X)
         if fitted.ch_names_ is not None:  # arrays are read in the fitted order, as in predict
             ch_names = list(fitted.ch_names_)
-    return X, y, ch_names, None, None, None
+        if getattr(fitted, "tmin_", None) is not None:  # timed like the epochs at fit
+            times = fitted.tmin_ + np.arange(X.shape[2]) / fitted.sfreq_
+    return X, y, ch_names, None, times, None
 
 
 def _label_names(y, classes, raw_classes):

@@ -20,9 +20,9 @@ from .models import MODELS, make_model
 
 #: What :meth:`EEGClassifier.save` writes besides the parameters and weights.
 _FITTED = ("classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "sfreq_",
-           "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_")
+           "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_", "tmin_")
 #: Fitted values that files saved by earlier versions may lack.
-_OPTIONAL = ("input_range_", "patterns_")
+_OPTIONAL = ("input_range_", "patterns_", "tmin_")
 
 
 def epochs_to_arrays(epochs):
@@ -96,6 +96,10 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         LRP's Pattern rule needs; see :func:`neurolrp.lrp.compute_patterns`).
     n_channels_, n_times_, sfreq_ : int, int, float
         Input geometry seen at fit.
+    tmin_ : float | None
+        Start of the epochs at fit in seconds (``None`` for array input):
+        later epochs must start there too, and the relevance of array input
+        is timed from it.
     ch_names_ : list of str | None
         Channel names when fitted on ``mne.Epochs`` (its good EEG channels:
         non-EEG channels and those marked bad are dropped wherever epochs
@@ -181,10 +185,11 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         """
         if not fitting:
             self._check_fitted()  # before any fitted attribute is read
-        ch_names = sfreq = None
+        ch_names = sfreq = tmin = None
         if isinstance(X, mne.BaseEpochs):
             with use_log_level(self.verbose if isinstance(self.verbose, (bool, str)) else None):
                 data, y_ep, sfreq, ch_names = epochs_arrays(X)
+            tmin = float(X.tmin)
             if y is None:
                 y = y_ep
         else:
@@ -197,15 +202,17 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                 if self.sfreq is not None and not np.isclose(self.sfreq, sfreq):
                     raise ValueError(f"sfreq={self.sfreq} disagrees with the epochs' {sfreq} Hz.")
                 self.sfreq_ = sfreq
+                self.tmin_ = tmin
             elif self.sfreq is None:
                 raise ValueError(
                     "For array input pass the sampling rate: EEGClassifier(sfreq=...)."
                 )
             else:
                 self.sfreq_ = float(self.sfreq)
+                self.tmin_ = None
         else:
             check_like_fit(self, n_channels=data.shape[1], n_times=data.shape[2],
-                           ch_names=ch_names, sfreq=sfreq, data=data, what="X")
+                           ch_names=ch_names, sfreq=sfreq, tmin=tmin, data=data, what="X")
         return data, y, ch_names
 
     def _check_fitted(self):
@@ -561,6 +568,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             setattr(clf, key, val)
         if "patterns_" not in state["fitted"]:  # saved before patterns were measured
             clf.patterns_ = None
+        if "tmin_" not in state["fitted"]:  # saved before the epoch start was kept
+            clf.tmin_ = None
         module = make_model(clf.model, clf.n_channels_, clf.n_times_, len(clf.classes_),
                             clf.sfreq_, **(clf.model_params or {}))
         try:

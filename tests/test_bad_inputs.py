@@ -89,6 +89,13 @@ class Ctx:
         return EEGClassifier(**FAST).fit(self.ep)
 
     @functools.cached_property
+    def clf_late(self):
+        """Fitted on epochs that start 0.5 s after the event."""
+        ep = self.ep.copy()
+        ep.shift_time(0.5, relative=False)
+        return EEGClassifier(**FAST).fit(ep)
+
+    @functools.cached_property
     def clf_int(self):
         """Fitted on arrays with integer labels 1 and 2."""
         y = np.array([1] * 8 + [2] * 8)
@@ -482,6 +489,13 @@ CASES = [
     ("explain-int-labels-as-floats", lambda c: explain(c.clf_int, c.X, y=np.r_[[1.0] * 8, [2.0] * 8],
                                                        verbose=False),
      lambda rel, c: set(rel.y_true.values) == {"1", "2"} or pytest.fail(str(rel.y_true.values))),
+    ("explain-array-timed-like-fit", lambda c: explain(c.clf_late, c.ep.get_data(),
+                                                       verbose=False),
+     lambda rel, c: np.testing.assert_allclose(rel.time.values, 0.5 + np.arange(64) / SFREQ)),
+    ("explain-epochs-shifted", lambda c: explain(c.clf_late, c.ep, verbose=False),
+     (ValueError, "start at 0 s")),
+    ("clf-predict-epochs-shifted", lambda c: c.clf_late.predict(c.ep),
+     (ValueError, "fitted on epochs starting at 0.5 s")),
     ("explain-microvolts", lambda c: explain(c.clf, c.X * 1e6), (ValueError, "units differ")),
     ("explain-epochs-of-another-class", lambda c: explain(
         c.clf, c.epochs(event_names=("a", "rest"))), (ValueError, "epochs[classes]")),
