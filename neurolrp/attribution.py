@@ -121,6 +121,16 @@ def _check_target(target, classes, raw_classes):
         a, b = (_class_index(t, classes, raw_classes) for t in target)
         if a == b:
             raise ValueError("A contrast needs two different classes.")
+        name = f"{classes[a]}-{classes[b]}"
+        same = [f"{classes[i]}-{classes[j]}" for i in range(len(classes))
+                for j in range(len(classes)) if i != j and (i, j) != (a, b)]
+        if name in classes or name in same:
+            raise ValueError(
+                f"The contrast {target!r} would be labelled {name!r}, which also names "
+                + ("a class" if name in classes else "another contrast")
+                + " of the model; the relevance's target could not say which was explained. "
+                "Rename the classes without '-'."
+            )
         return
     if isinstance(target, str) and target in ("predicted", "true"):
         if target in classes:

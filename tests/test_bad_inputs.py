@@ -482,6 +482,9 @@ CASES = [
      (TypeError, "tuple")),
     ("explain-contrast-same", lambda c: explain(c.clf, c.ep, target=("a", "a")),
      (ValueError, "two different classes")),
+    ("explain-contrast-name-ambiguous", lambda c: explain(
+        EEGClassifier(sfreq=SFREQ, **FAST).fit(c.X, np.array(["a", "b-c", "a-b", "c"] * 4)),
+        c.X, target=("a", "b-c")), (ValueError, "also names another contrast")),
     ("explain-contrast-three", lambda c: explain(c.clf, c.ep, target=("a", "b", "a")),
      (ValueError, "pair")),
     ("explain-labels-not-classes", lambda c: explain(c.clf, c.ep.get_data(), y=["x"] * 16),
