@@ -60,17 +60,21 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     sfreq : float | None
         Sampling rate in Hz of array input; taken from ``info`` for
         ``mne.Epochs`` (then it must be ``None`` or agree).
-    max_epochs : int
-        Upper bound on passes over the training data.
-    patience : int
+    max_epochs : int | None
+        Upper bound on passes over the training data. ``None``: the
+        network's own setting (``TRAINING`` of its class), else 150.
+    patience : int | None
         Early stopping: stop after this many epochs without a lower loss on
-        the internal validation split, and keep the best weights.
+        the internal validation split, and keep the best weights. ``None``:
+        the network's own setting, else 30.
     validation_size : float
         Share of the training trials held out (stratified) for early stopping.
     batch_size : int
         Mini-batch size, at least 2 (batch norm needs two trials per step).
-    lr, weight_decay : float
-        Adam's learning rate and L2 penalty.
+    lr : float | None
+        Adam's learning rate. ``None``: the network's own setting, else 1e-3.
+    weight_decay : float
+        Adam's L2 penalty.
     model_params : dict | None
         Extra arguments of the network (e.g. ``{"dropout": 0.25}``).
     seed : int
@@ -115,8 +119,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     :meth:`fit`, before any work (scikit-learn's convention).
     """
 
-    def __init__(self, model="shallow", *, sfreq=None, max_epochs=150, patience=30,
-                 validation_size=0.2, batch_size=16, lr=1e-3, weight_decay=0.0,
+    def __init__(self, model="shallow", *, sfreq=None, max_epochs=None, patience=None,
+                 validation_size=0.2, batch_size=16, lr=None, weight_decay=0.0,
                  model_params=None, seed=0, verbose=True):
         self.model = model
         self.sfreq = sfreq
@@ -145,8 +149,10 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(self.model, str) or self.model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}.")
         check_number(self.sfreq, "sfreq", low=0, low_open=True, none_ok=True)
-        check_int(self.max_epochs, "max_epochs", low=1)
-        check_int(self.patience, "patience", low=0)
+        if self.max_epochs is not None:
+            check_int(self.max_epochs, "max_epochs", low=1)
+        if self.patience is not None:
+            check_int(self.patience, "patience", low=0)
         check_number(self.validation_size, "validation_size", low=0, high=1, high_open=True)
         if isinstance(self.batch_size, numbers.Integral) and not isinstance(self.batch_size, bool) \
                 and self.batch_size == 1:
@@ -155,7 +161,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                 "batch_size=1 would train nothing. Use batch_size=2 or more (default 16)."
             )
         check_int(self.batch_size, "batch_size", low=2)
-        check_number(self.lr, "lr", low=0, low_open=True)
+        check_number(self.lr, "lr", low=0, low_open=True, none_ok=True)
         check_number(self.weight_decay, "weight_decay", low=0)
         check_int(self.seed, "seed", low=0, high=2**32 - 1)
         if self.verbose is not None and not isinstance(self.verbose, (bool, str, int)):
@@ -214,6 +220,13 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             check_like_fit(self, n_channels=data.shape[1], n_times=data.shape[2],
                            ch_names=ch_names, sfreq=sfreq, tmin=tmin, data=data, what="X")
         return data, y, ch_names
+
+    def _training(self):
+        """Learning rate, epochs and patience: the user's, else the network's, else generic."""
+        own = getattr(MODELS.get(self.model), "TRAINING", {})
+        generic = {"lr": 1e-3, "max_epochs": 150, "patience": 30}
+        return {k: getattr(self, k) if getattr(self, k) is not None else own.get(k, v)
+                for k, v in generic.items()}
 
     def _check_fitted(self):
         if not hasattr(self, "module_"):
@@ -319,11 +332,14 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         else:
             train_idx, val_idx = np.arange(len(y_idx)), np.array([], dtype=int)
 
-        opt = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        training = self._training()
+        opt = torch.optim.Adam(module.parameters(), lr=training["lr"],
+                               weight_decay=self.weight_decay)
         loss_fn = torch.nn.CrossEntropyLoss()
         best = (np.inf, None, 0)
         self.history_ = []
-        bar = progress(range(self.max_epochs), f"Training {self.model}", verbose=self.verbose)
+        bar = progress(range(training["max_epochs"]), f"Training {self.model}",
+                       verbose=self.verbose)
         for epoch in bar:
             module.train()
             order = rng.permutation(train_idx)
@@ -353,7 +369,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                 bar.set_postfix({k: round(v, 3) for k, v in record.items() if k != "epoch"})
             if monitor < best[0]:
                 best = (monitor, copy.deepcopy(module.state_dict()), epoch)
-            elif epoch - best[2] >= self.patience:
+            elif epoch - best[2] >= training["patience"]:
                 break
         module.load_state_dict(best[1])
         module.eval()

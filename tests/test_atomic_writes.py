@@ -93,7 +93,7 @@ def _fitted(tmp_path):
     X = rng.standard_normal((12, 3, 32)).astype(np.float32)
     y = np.array(["a", "b"] * 6)
     return EEGClassifier("sturm", sfreq=32.0, max_epochs=2, patience=2, verbose=False,
-                         model_params={"hidden": (4,)}).fit(X, y), X
+                         model_params={"hidden": 4}).fit(X, y), X
 
 
 def test_classifier_save_killed_mid_write_keeps_the_old_file(tmp_path):
@@ -154,7 +154,7 @@ def test_report_killed_mid_run_leaves_the_old_report_as_it_was(tmp_path):
         from neurolrp.report import subject_report
         ep = mne.read_epochs({str(ep_file)!r}, verbose=False)
         subject_report(ep, {str(out)!r}, models=("sturm",), n_splits=2, quality=False,
-                       classifier_params={{"max_epochs": 1, "model_params": {{"hidden": (4,)}}}},
+                       classifier_params={{"max_epochs": 1, "model_params": {{"hidden": 4}}}},
                        overwrite=True, verbose=False)
     """
     # kill once the new relevance.nc is written in the temporary folder
@@ -178,7 +178,7 @@ def test_report_that_fails_leaves_the_old_report_and_no_temporary_folder(tmp_pat
         report.subject_report(_tiny_epochs(), out, models=("sturm",), n_splits=2,
                               quality=False, overwrite=True, verbose=False,
                               classifier_params={"max_epochs": 1,
-                                                 "model_params": {"hidden": (4,)}})
+                                                 "model_params": {"hidden": 4}})
     _assert_old_report(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub-01"]  # no leftovers
 
@@ -191,7 +191,7 @@ def test_report_replaces_a_previous_report_as_a_whole(tmp_path):
     summary = subject_report(_tiny_epochs(), out, models=("sturm",), n_splits=2,
                              quality=False, overwrite=True, verbose=False,
                              classifier_params={"max_epochs": 1,
-                                                "model_params": {"hidden": (4,)}})
+                                                "model_params": {"hidden": 4}})
     assert sorted(p.name for p in out.iterdir()) == sorted(OLD_REPORT)
     assert json.loads((out / "summary.json").read_text())["n_trials"] == 12
     assert load_relevance(out / "relevance.nc").sizes["trial"] == 12

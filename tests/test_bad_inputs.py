@@ -33,7 +33,7 @@ from neurolrp.datasets import load_eegbci, load_epochs
 CH = ["C3", "Cz", "C4", "Pz"]
 SFREQ = 64.0
 FAST = dict(model="sturm", max_epochs=2, patience=2, verbose=False,
-            model_params={"hidden": (8,), "dropout": 0.0})
+            model_params={"hidden": 8, "dropout": 0.0})
 
 
 class Ctx:
@@ -588,7 +588,7 @@ CASES = [
         c.ep, classifier_params={"seed": 3}), (ValueError, "cannot set ['seed']")),
     ("cv-drops-stim", lambda c: neurolrp.cross_validate(
         c.epochs([("STI 014", "stim")]), models=("sturm",), n_splits=2, baseline=False,
-        classifier_params={"max_epochs": 1, "model_params": {"hidden": (4,)}}, verbose=False),
+        classifier_params={"max_epochs": 1, "model_params": {"hidden": 4}}, verbose=False),
      _cv_dropped_stim),
     # ---- command line: one line on stderr, non-zero exit, no traceback
     ("cli-folds-1", lambda c: _cli("run", "--dataset", "eegbci", "--folds", "1", "--out",

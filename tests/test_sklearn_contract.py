@@ -4,7 +4,7 @@
 says so in its estimator tags (``three_d_array``; no ``two_d_array``), so
 ``check_estimator`` skips the generic checks, which build 2-D data. To run
 them anyway, ``Flat2D`` reads a 2-D ``(n_samples, n_features)`` array as
-one channel by ``n_features`` samples and is otherwise the real estimator:
+``n_features`` channels, each holding its value for 4 samples, and is otherwise the real estimator:
 every validation, fit, predict and save path is the one users get. The few
 checks that do not apply are listed with the reason.
 """
@@ -33,7 +33,7 @@ NOT_APPLICABLE = {
 
 
 class Flat2D(EEGClassifier):
-    """EEGClassifier that reads 2-D data as one channel (for the generic checks)."""
+    """EEGClassifier that reads 2-D data as channels (for the generic checks)."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -44,8 +44,8 @@ class Flat2D(EEGClassifier):
     def _arrays(self, X, y=None, fitting=False):
         if not isinstance(X, mne.BaseEpochs) and not hasattr(X, "tocsr"):
             X = np.asarray(X)
-            if X.ndim == 2:
-                X = X[:, None, :]
+            if X.ndim == 2:  # features as channels, each held for 4 samples
+                X = np.repeat(X[:, :, None], 4, axis=2)
         return super()._arrays(X, y, fitting)
 
 
@@ -61,7 +61,7 @@ def test_tags_say_three_d_input():
 
 def test_check_estimator_passes_the_checks_that_apply():
     est = Flat2D("sturm", sfreq=10.0, max_epochs=60, patience=60, lr=1e-2, validation_size=0.0,
-                 verbose=False, model_params={"hidden": (16,), "dropout": 0.0})
+                 verbose=False, model_params={"hidden": 16, "dropout": 0.0})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = check_estimator(est, expected_failed_checks=NOT_APPLICABLE, on_fail=None)
@@ -82,7 +82,7 @@ def test_binary_decision_function_works_with_sklearn_scorers():
     y = np.array(["a", "b"] * 12)
     X[y == "b", 0] *= 3.0
     clf = EEGClassifier("sturm", sfreq=32.0, max_epochs=10, patience=10, verbose=False,
-                        model_params={"hidden": (8,)})
+                        model_params={"hidden": 8})
     scores = cross_val_score(clf, X, y, cv=2, scoring="roc_auc", error_score="raise")
     assert np.isfinite(scores).all()
     clf.fit(X, y)

@@ -73,9 +73,10 @@ class Composite:
 
     Notes
     -----
-    A layer's rule is, in this order: its entry in ``by_name``; ``first`` or
-    ``last`` for the first or last layer with weights; ``spatial`` for a
-    spatial filter; the first matching entry of ``layer_map``.
+    A layer's rule is, in this order: its entry in ``by_name``; ``spatial``
+    for a spatial filter (also when it is the first layer, as in
+    :class:`~neurolrp.models.SturmDNN`); ``first`` or ``last`` for the first
+    or last layer with weights; the first matching entry of ``layer_map``.
 
     Examples
     --------
@@ -111,12 +112,12 @@ class Composite:
         layer)."""
         if name is not None and name in self.by_name:
             return self.by_name[name]
+        if self.spatial is not None and is_spatial_filter(module):
+            return self.spatial
         if position == 0 and self.first is not None:
             return self.first
         if position is not None and position == n_layers - 1 and self.last is not None:
             return self.last
-        if self.spatial is not None and is_spatial_filter(module):
-            return self.spatial
         for types, rule in self.layer_map.items():
             if isinstance(module, types):
                 return rule
@@ -197,7 +198,7 @@ COMPOSITES = {
     "alpha1-beta0": lambda: _lower(AlphaBeta(1.0, 0.0), "alpha1-beta0"),
 }
 
-DEFAULT_COMPOSITE = "epsilon-gamma-box"
+DEFAULT_COMPOSITE = "epsilon-pattern-box"
 
 
 def get_composite(composite):
