@@ -7,12 +7,16 @@ import sys
 import numpy as np
 import pytest
 
-from neurolrp._utils import available_cores
+from neurolrp._threads import available_cores
 
 
 def _run(code, **env):
+    """Run ``code`` in a fresh Python; the environment without this process's tuning."""
+    base = {k: v for k, v in os.environ.items() if k not in (
+        "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT", "GOMP_SPINCOUNT",
+        "NEUROLRP_THREADS", "NEUROLRP_MALLOPT")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ, **env), check=True)
+                         env=dict(base, **env), check=True)
     return out.stdout.strip()
 
 
@@ -23,13 +27,21 @@ def test_available_cores_within_affinity():
 def test_threads_never_more_than_cores_given():
     code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
             "import neurolrp, torch; "
-            "print(torch.get_num_threads(), os.environ.get('OMP_WAIT_POLICY'))")
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS",
-                                                            "OMP_WAIT_POLICY")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True).stdout.split()
-    # one core given: one torch thread; the wait policy is not left in the environment
-    assert out == ["1", "None"]
+            "print(torch.get_num_threads(), os.environ.get('OMP_WAIT_POLICY'), "
+            "os.environ.get('OPENBLAS_THREAD_TIMEOUT'))")
+    out = _run(code).split()
+    # one core given: one torch thread; idle workers wait passively
+    assert out == ["1", "PASSIVE", "4"]
+
+
+def test_user_settings_win():
+    out = _run("import os, neurolrp; print(os.environ['OMP_WAIT_POLICY'], "
+               "os.environ.get('OPENBLAS_THREAD_TIMEOUT'))",
+               OMP_WAIT_POLICY="ACTIVE", NEUROLRP_THREADS="1")
+    assert out.split()[0] == "ACTIVE"
+    out = _run("import os, neurolrp; print(os.environ.get('OMP_WAIT_POLICY'))",
+               NEUROLRP_THREADS="0")
+    assert out == "None"
 
 
 def test_omp_num_threads_is_respected():
