@@ -9,7 +9,7 @@ from ._utils import tune_allocator  # noqa: E402
 
 tune_allocator()  # before any tensor is allocated; why: see its docstring
 
-from . import datasets, lrp  # noqa: E402
+from . import datasets, lrp, stats  # noqa: E402
 from .attribution import explain  # noqa: E402
 from .classifier import EEGClassifier  # noqa: E402
 from .decoding import cross_validate, make_csp_lda  # noqa: E402

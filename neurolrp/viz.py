@@ -3,8 +3,15 @@
 All figures take the relevance DataArray (with the channel positions it
 carries) and return a matplotlib Figure; nothing here calls ``show()``.
 Colours: a diverging map centred at zero with symmetric limits, red for
-evidence for the explained class, blue for evidence against it.
+evidence for the explained class, blue for evidence against it; figures
+that compare groups share one scale. Channel x time maps group their rows by
+scalp region and hemisphere. Results of :mod:`neurolrp.stats` are overlaid
+with ``stats=``: significant sensors marked on topomaps, clusters outlined on
+channel x time maps. Every figure is at most 8.5 in wide, so mne.Report
+shows it at 100 dpi without rescaling (850 px).
 """
+
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -58,16 +65,33 @@ def _sym_limit(values):
     return m if m > 0 else 1.0
 
 
-def _topomap(ax, values, info, vmax, names=None):
+#: How significant sensors are marked on topomaps (mne.viz.plot_topomap's mask_params).
+MASK_PARAMS = dict(marker="o", markerfacecolor="w", markeredgecolor="k", markeredgewidth=0.8,
+                   linewidth=0, markersize=3.5)
+
+
+def _topomap(ax, values, info, vmax, names=None, mask=None):
     import mne
 
     im, _ = mne.viz.plot_topomap(values, info, axes=ax, cmap=CMAP, vlim=(-vmax, vmax),
-                                 sensors=True, contours=0, show=False, names=names)
+                                 sensors=True, contours=0, show=False, names=names,
+                                 mask=mask, mask_params=MASK_PARAMS)
     return im
 
 
+def _window_mask(mask, a, b, last):
+    """Channels significant anywhere in the window [a, b) (closed at the end)."""
+    if mask is None:
+        return None
+    if "time" not in mask.dims:
+        return mask.values
+    t = mask.time.values
+    sel = (t >= a) & ((t < b) if not last else (t <= b))
+    return mask.values[:, sel].any(axis=1)
+
+
 def plot_topomap(rel, times=None, *, window=0.5, tmin=None, tmax=None, vmax=None, title=None,
-                 axes=None):
+                 axes=None, stats=None):
     """Scalp topographies of relevance, one per time window.
 
     Parameters
@@ -91,6 +115,12 @@ def plot_topomap(rel, times=None, *, window=0.5, tmin=None, tmax=None, vmax=None
     axes : list of matplotlib Axes | None
         Where to draw (one per window, plus one for the colour bar if given
         one more).
+    stats : xarray.Dataset | xarray.DataArray | None
+        A result of :func:`neurolrp.stats.one_sample_test` (one group) or
+        :func:`~neurolrp.stats.two_sample_test`, or a boolean mask with dims
+        ``channel`` (and ``time``): in each window, the channels inside a
+        significant cluster at any time of the window are marked with white
+        dots (:data:`MASK_PARAMS`).
 
     Returns
     -------
@@ -99,6 +129,7 @@ def plot_topomap(rel, times=None, *, window=0.5, tmin=None, tmax=None, vmax=None
     info = to_info(rel)
     wins = times if times is not None else _windows(rel.time.values, window, tmin, tmax)
     maps = window_sums(rel, wins)
+    mask = _stats_mask(stats, [str(c) for c in rel.channel.values])
     vmax = _sym_limit(maps) if vmax is None else vmax
     n = len(wins)
     if axes is None:
@@ -108,7 +139,7 @@ def plot_topomap(rel, times=None, *, window=0.5, tmin=None, tmax=None, vmax=None
     else:
         fig = axes[0].figure
     for ax, m, (a, b) in zip(axes, maps, wins):
-        im = _topomap(ax, m, info, vmax)
+        im = _topomap(ax, m, info, vmax, mask=_window_mask(mask, a, b, b >= rel.time.values[-1]))
         ax.set_title(f"{a:.1f} to {b:.1f} s", fontsize=9)
     if len(axes) > n:
         cb = fig.colorbar(im, cax=axes[n])
@@ -148,8 +179,351 @@ def scalp_order(rel):
     return np.lexsort((x, rows))
 
 
-def plot_channel_time(rel, data=None, *, vmax=None, title=None, ax=None):
-    """Channel x time map of relevance, channels ordered over the scalp.
+#: Scalp regions, front to back, in the order the channel x time maps show them.
+REGIONS = ("frontal", "central", "temporal", "parietal", "occipital", "other")
+HEMISPHERES = ("left", "midline", "right")
+#: 10-10 name prefix -> region (FC and CP count as central, FT and TP as temporal,
+#: PO and I as occipital).
+_PREFIX_REGION = {"FP": "frontal", "AF": "frontal", "F": "frontal", "FC": "central",
+                  "C": "central", "CP": "central", "FT": "temporal", "T": "temporal",
+                  "TP": "temporal", "P": "parietal", "PO": "occipital", "O": "occipital",
+                  "I": "occipital"}
+_ROWS = ("FP", "AF", "F", "FT", "FC", "T", "C", "TP", "CP", "P", "PO", "O", "I")
+_NAME_RE = re.compile(r"^(FP|AF|FT|FC|TP|CP|PO|F|T|C|P|O|I)(Z|\d+)$", re.IGNORECASE)
+#: Channels named on the maps when not all are (the 10-20 system's, old and new names).
+LANDMARKS = ("Fp1", "Fpz", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "T3", "C3", "Cz", "C4",
+             "T8", "T4", "P7", "T5", "P3", "Pz", "P4", "P8", "T6", "O1", "Oz", "O2")
+
+
+def channel_regions(rel):
+    """The scalp region and hemisphere of every channel.
+
+    From the 10-10 name where it parses (``Fp``, ``AF``, ``F``: frontal;
+    ``FC``, ``C``, ``CP``: central; ``FT``, ``T``, ``TP``: temporal; ``P``:
+    parietal; ``PO``, ``O``, ``I``: occipital; odd numbers left, even right,
+    ``z`` midline), otherwise from the channel's position (approximate),
+    otherwise ``"other"``.
+
+    Parameters
+    ----------
+    rel : xarray.DataArray | xarray.Dataset
+        Anything with a ``channel`` dimension (positions ``ch_x``, ``ch_y``,
+        ``ch_z`` used when a name does not parse).
+
+    Returns
+    -------
+    regions : pandas.DataFrame
+        Indexed by channel name, columns ``region`` and ``hemisphere``.
+    """
+    import pandas as pd
+
+    names = [str(c) for c in rel.channel.values]
+    pos = (np.column_stack([rel[c].values for c in POS_COORDS])
+           if all(c in rel.coords for c in POS_COORDS) else np.full((len(names), 3), np.nan))
+    ok = np.isfinite(pos).all(axis=1)
+    unit = np.full_like(pos, np.nan)
+    if ok.sum() >= 3:
+        centred = pos[ok] - pos[ok].mean(axis=0)
+        unit[ok] = centred / np.linalg.norm(centred, axis=1, keepdims=True)
+    rows = []
+    for name, u in zip(names, unit):
+        m = _NAME_RE.match(name)
+        if m:
+            region = _PREFIX_REGION[m.group(1).upper()]
+            num = m.group(2)
+            hemi = "midline" if num.upper() == "Z" else ("left" if int(num) % 2 else "right")
+        elif np.isfinite(u).all():
+            # unit vectors from the electrodes' centroid; limits fitted to the 10-10
+            # layout (61 of its 64 channels agree with their names; FC1, FCz and FC2
+            # come out frontal)
+            x, y, z = u
+            hemi = "left" if x < -0.1 else ("right" if x > 0.1 else "midline")
+            if z < -0.3 and abs(y) < 0.4 and abs(x) > 0.6:
+                region = "temporal"
+            elif y > 0.53:
+                region = "frontal"
+            elif y < -0.78:
+                region = "occipital"
+            elif y < -0.45:
+                region = "parietal"
+            else:
+                region = "central"
+        else:
+            region, hemi = "other", "midline"
+        rows.append((region, hemi))
+    return pd.DataFrame(rows, index=pd.Index(names, name="channel"),
+                        columns=["region", "hemisphere"])
+
+
+def region_order(rel):
+    """Channel order for channel x time maps: by region, then hemisphere.
+
+    Regions front to back (:data:`REGIONS`), within each the left
+    hemisphere, the midline, then the right; within a block front to back,
+    then left to right, so each block reads like the scalp.
+
+    Parameters
+    ----------
+    rel : xarray.DataArray | xarray.Dataset
+        Anything with a ``channel`` dimension.
+
+    Returns
+    -------
+    order : array of int
+        Indices into ``rel.channel``.
+    blocks : list of (str, str, int, int)
+        ``(region, hemisphere, start, stop)`` row spans in the new order.
+    """
+    reg = channel_regions(rel)
+    r = np.array([REGIONS.index(v) for v in reg.region])
+    h = np.array([HEMISPHERES.index(v) for v in reg.hemisphere])
+    matches = [_NAME_RE.match(str(c)) for c in rel.channel.values]
+    x = rel[POS_COORDS[0]].values if POS_COORDS[0] in rel.coords else None
+    if all(matches) and x is not None and np.isfinite(x).all():
+        # the 10-10 row from the name (rows curve over the head), then left to right
+        row = np.array([_ROWS.index(m.group(1).upper()) for m in matches])
+        within = np.lexsort((x, row))
+    else:
+        within = scalp_order(rel)
+    rank = np.empty(len(r), int)
+    rank[within] = np.arange(len(r))
+    order = np.lexsort((rank, h, r))
+    blocks, start = [], 0
+    for k in range(1, len(order) + 1):
+        if k == len(order) or (r[order[k]], h[order[k]]) != (r[order[start]], h[order[start]]):
+            blocks.append((REGIONS[r[order[start]]], HEMISPHERES[h[order[start]]], start, k))
+            start = k
+    return order, blocks
+
+
+def _resolve_order(rel, order):
+    if order == "regions":
+        return region_order(rel)
+    if order == "scalp":
+        return scalp_order(rel), []
+    raise ValueError(f"order must be 'regions' or 'scalp', got {order!r}.")
+
+
+def _stats_mask(stats, names):
+    """A boolean (channel, time) or (channel,) DataArray from a test result or a mask."""
+    import xarray as xr
+
+    if stats is None:
+        return None
+    if isinstance(stats, xr.Dataset):
+        from .stats import _single
+
+        stats = _single(stats)["mask"]
+    if not isinstance(stats, xr.DataArray) or "channel" not in stats.dims:
+        raise TypeError("stats must be a result of neurolrp.stats (a Dataset) or a boolean "
+                        "DataArray with a 'channel' dimension.")
+    have = set(map(str, stats.channel.values))
+    missing = [n for n in names if n not in have]
+    if missing:
+        raise ValueError(f"The statistics lack channel(s) {missing[:10]} of the relevance; "
+                         "test the same channels you plot.")
+    return stats.astype(bool).sel(channel=list(names))
+
+
+def _edges(t):
+    """Edges of the cells centred on the (evenly spaced) times ``t``."""
+    t = np.asarray(t, dtype=float)
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    return np.concatenate([t - dt / 2, [t[-1] + dt / 2]])
+
+
+def _outline(mask, x_edges, y_edges):
+    """Line segments around the True cells of ``mask`` (rows: y, columns: x).
+
+    Edges on the outer frame of the grid are left out (the axes' frame is
+    there already).
+    """
+    m = np.pad(np.asarray(mask, bool), 1)
+    segs = []
+    # horizontal boundaries: between (padded) rows i and i + 1, i.e. above grid row i
+    rows, cols = np.nonzero(m[1:, 1:-1] != m[:-1, 1:-1])
+    keep = (rows > 0) & (rows < mask.shape[0])
+    segs += [((x_edges[j], y_edges[i]), (x_edges[j + 1], y_edges[i]))
+             for i, j in zip(rows[keep], cols[keep])]
+    rows, cols = np.nonzero(m[1:-1, 1:] != m[1:-1, :-1])
+    keep = (cols > 0) & (cols < mask.shape[1])
+    segs += [((x_edges[j], y_edges[i]), (x_edges[j], y_edges[i + 1]))
+             for i, j in zip(rows[keep], cols[keep])]
+    return segs
+
+
+def _on_grid(mask, t):
+    """A (channel, time) mask at the times ``t`` of the map (nearest tested bin; False
+    outside the tested span)."""
+    edges = _edges(mask.time.values)
+    k = np.searchsorted(edges, t, side="right") - 1
+    inside = (k >= 0) & (k < mask.sizes["time"])
+    out = np.zeros((mask.sizes["channel"], len(t)), bool)
+    out[:, inside] = mask.values[:, k[inside]]
+    return out
+
+
+def _draw_outline(ax, mask, x_edges, y_edges, **kwargs):
+    from matplotlib.collections import LineCollection
+
+    segs = _outline(mask, x_edges, y_edges)
+    if segs:
+        style = dict(colors="k", linewidths=1.2)
+        style.update(kwargs)
+        ax.add_collection(LineCollection(segs, **style))
+    return len(segs)
+
+
+def _spread(pos, gap, lo, hi, n_iter=200):
+    """Move sorted positions apart until neighbours are ``gap`` apart, within [lo, hi]."""
+    q = np.asarray(pos, dtype=float).copy()
+    if len(q) < 2 or gap <= 0:
+        return q
+    gap = min(gap, (hi - lo) / (len(q) - 1))
+    for _ in range(n_iter):
+        d = np.diff(q)
+        tight = d < gap - 1e-9
+        if not tight.any():
+            break
+        push = np.where(tight, (gap - d) / 2, 0.0)
+        q[:-1] -= push
+        q[1:] += push
+        np.clip(q, lo, hi, out=q)
+    return q
+
+
+#: Rows named beside the landmarks with ``labels="auto"``: the strongest rows.
+N_PEAK_LABELS = 3
+
+
+def _pick_labels(names, labels, values=None):
+    """Rows to name, and which of them are named as peaks (strongest rows)."""
+    n = len(names)
+    if labels not in ("auto", "all", "landmarks", "none"):
+        raise ValueError(f"labels must be 'auto', 'all', 'landmarks' or 'none', got {labels!r}.")
+    if labels == "none":
+        return [], set()
+    if labels == "all" or (labels == "auto" and n <= 32):
+        return list(range(n)), set()
+    marks = {m.upper() for m in LANDMARKS}
+    ticks = {i for i, nm in enumerate(names) if nm.upper() in marks}
+    peaks = set()
+    if labels == "auto" and values is not None:
+        strength = np.abs(np.asarray(values)).sum(axis=1)
+        peaks = {int(i) for i in np.argsort(-strength)[:N_PEAK_LABELS]} - ticks
+    return sorted(ticks | peaks), peaks
+
+
+def _separators(ax, blocks):
+    """Lines between regions across the map."""
+    seen = set()
+    for region, _, a, _ in blocks:
+        if region not in seen and a > 0:
+            ax.axhline(a - 0.5, color="0.35", lw=0.7)
+        seen.add(region)
+
+
+def _label_rows(ax, names, blocks, labels, fontsize=7, values=None):
+    """Channel names (nudged apart where crowded), hemispheres and regions on the left.
+
+    With ``labels="auto"`` and many channels: the 10-20 channels plus the
+    strongest rows of ``values`` (in bold). Returns the names shown.
+    """
+    from matplotlib.transforms import blended_transform_factory, offset_copy
+
+    fig = ax.figure
+    n = len(names)
+    ticks, peaks = _pick_labels(names, labels, values)
+    ax.set_yticks(ticks)
+    ax.set_yticklabels([])
+    ax.tick_params(axis="y", length=2.5)
+    trans = blended_transform_factory(ax.transAxes, ax.transData)
+    pts_per_row = ax.get_position().height * fig.get_size_inches()[1] * 72 / max(n, 1)
+    shown = _spread(ticks, 1.2 * fontsize / pts_per_row, -0.5, n - 0.5)
+    for row, y in zip(ticks, shown):
+        moved = abs(row - y) > 0.2
+        ax.annotate(names[row], xy=(0, row), xycoords=trans,
+                    xytext=(-3.5 - 4 * moved, (row - y) * pts_per_row), textcoords="offset points",
+                    ha="right", va="center", fontsize=fontsize, annotation_clip=False,
+                    fontweight="bold" if row in peaks else "normal",
+                    arrowprops=dict(arrowstyle="-", lw=0.5, color="0.5", shrinkA=0, shrinkB=0)
+                    if moved else None)
+    if not blocks:
+        return [names[i] for i in ticks]
+    label_w = max([len(names[i]) for i in ticks], default=0) * 0.62 * fontsize + 8
+    x_hemi, x_bracket, x_region = label_w + 6, label_w + 13, label_w + 17
+    hemi_t = offset_copy(trans, fig, x=-x_hemi, y=0, units="points")
+    brk_t = offset_copy(trans, fig, x=-x_bracket, y=0, units="points")
+    reg_t = offset_copy(trans, fig, x=-x_region, y=0, units="points")
+    regions = {}
+    for region, hemi, a, b in blocks:
+        regions.setdefault(region, []).append((hemi, a, b))
+    for region, parts in regions.items():
+        a, b = parts[0][1], parts[-1][2]
+        ax.plot([0, 0], [a - 0.4, b - 0.6], color="0.25", lw=1.2, transform=brk_t,
+                clip_on=False, solid_capstyle="butt")
+        ax.text(0, (a + b - 1) / 2, region, ha="right", va="center", fontsize=fontsize + 1,
+                fontweight="bold", transform=reg_t)
+        if len(parts) > 1:
+            for hemi, ha_, hb in parts:
+                if (hb - ha_) * pts_per_row >= fontsize:
+                    ax.text(0, (ha_ + hb - 1) / 2, {"left": "L", "midline": "z",
+                                                    "right": "R"}[hemi],
+                            ha="center", va="center", fontsize=fontsize, color="0.35",
+                            transform=hemi_t)
+                if ha_ > a:  # a short dash between hemispheres
+                    ax.annotate("", xy=(0, ha_ - 0.5), xytext=(8, 0), textcoords="offset points",
+                                xycoords=offset_copy(trans, fig, x=-x_hemi - 4, units="points"),
+                                arrowprops=dict(arrowstyle="-", lw=0.7, color="0.55",
+                                                shrinkA=0, shrinkB=0), annotation_clip=False)
+    return [names[i] for i in ticks]
+
+
+#: Opacity of the white veil over points outside significant clusters.
+VEIL_ALPHA = 0.55
+
+
+def _channel_time_panel(ax, values, t, names, blocks, vmax, mask=None, labels="auto",
+                        cue=True, region_labels=True, veil=True):
+    """Draw one channel x time map (rows already in display order)."""
+    x_edges = _edges(t)
+    n = len(names)
+    extent = (x_edges[0], x_edges[-1], n - 0.5, -0.5)
+    im = ax.imshow(values, aspect="auto", cmap=CMAP, vmin=-vmax, vmax=vmax, extent=extent,
+                   interpolation="nearest")
+    _separators(ax, blocks)
+    _label_rows(ax, names, blocks if region_labels else [], labels, values=values)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    if mask is not None:
+        if "time" in mask.dims:
+            sig = _on_grid(mask, t)
+            if veil:  # fade what lies outside the clusters, as mne's mask_style="both"
+                rgba = np.zeros(sig.shape + (4,))
+                rgba[..., :3] = 1.0
+                rgba[..., 3] = np.where(sig, 0.0, VEIL_ALPHA)
+                ax.imshow(rgba, aspect="auto", interpolation="nearest", extent=extent)
+            # outlined on the tested grid (bins), whose outer frame is not drawn
+            _draw_outline(ax, mask.values, _edges(mask.time.values), np.arange(n + 1) - 0.5)
+        else:  # per channel: mark the rows
+            for i in np.flatnonzero(mask.values):
+                ax.plot([x_edges[-1]], [i], marker="<", color="k", ms=3, clip_on=False)
+    if cue and t[0] < 0 < t[-1]:
+        ax.axvline(0, color="k", lw=0.8, ls="--")
+        ax.text(0, -0.6, "cue", ha="center", va="bottom", fontsize=7)
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    return im
+
+
+def plot_channel_time(rel, data=None, *, vmax=None, title=None, ax=None, stats=None,
+                      order="regions", labels="auto"):
+    """Channel x time map of relevance, channels grouped by scalp region.
+
+    Rows are grouped by region (frontal, central, temporal, parietal,
+    occipital) and, within each, by hemisphere (L, z, R), with the region
+    written beside its rows; the 10-20 channels are named (all channels when
+    there are at most 32). Colours are symmetric around zero.
 
     Parameters
     ----------
@@ -158,56 +532,63 @@ def plot_channel_time(rel, data=None, *, vmax=None, title=None, ax=None):
     data : array, shape (n_channels, n_times) | None
         The trial's EEG (same channels and times) to draw beside the map.
     vmax : float | None
-        Symmetric colour limit; default the largest absolute value.
+        Symmetric colour limit; default the largest absolute value. Pass
+        the same value to maps that are compared.
     title : str | None
         Axes title.
     ax : matplotlib Axes | None
         Where to draw the relevance (without ``data``).
+    stats : xarray.Dataset | xarray.DataArray | None
+        A result of :func:`neurolrp.stats.one_sample_test` (one group) or
+        :func:`~neurolrp.stats.two_sample_test`, or a boolean mask with dims
+        ``channel`` (and ``time``): significant clusters are outlined in
+        black (channel-only masks are marked beside the rows).
+    order : "regions" | "scalp"
+        Rows grouped by region and hemisphere, or ordered front to back,
+        left to right over the whole scalp (the former layout).
+    labels : "auto" | "all" | "landmarks" | "none"
+        Which channels are named on the y axis.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
     """
     avg = _as_average(rel)
-    order = scalp_order(rel)
-    values = avg.values[order]
-    names = [str(c) for c in avg.channel.values[order]]
+    idx, blocks = _resolve_order(rel, order)
+    values = avg.values[idx]
+    names = [str(c) for c in avg.channel.values[idx]]
+    mask = _stats_mask(stats, names)
     t = avg.time.values
     vmax = _sym_limit(values) if vmax is None else vmax
     if ax is None:
         ncols = 2 if data is not None else 1
-        fig, axs = plt.subplots(1, ncols, figsize=(min(6.5, 8.4 / ncols) * ncols,
-                                                   0.075 * len(names) + 1.4),
-                                squeeze=False, sharey=True)
+        height = min(5.4, 0.06 * len(names) + 1.6)
+        fig, axs = plt.subplots(1, ncols, figsize=(6.8 if ncols == 1 else 8.4, height),
+                                squeeze=False, layout="constrained")
         ax = axs[0, -1] if data is not None else axs[0, 0]
         if data is not None:
-            _plot_eeg(axs[0, 0], np.asarray(data)[order], t, names)
+            _plot_eeg(axs[0, 0], np.asarray(data)[idx], t, names, blocks, labels, values)
     else:
         fig = ax.figure
-    extent = (t[0], t[-1], len(names) - 0.5, -0.5)
-    im = ax.imshow(values, aspect="auto", cmap=CMAP, vmin=-vmax, vmax=vmax, extent=extent,
-                   interpolation="nearest")
-    ax.set_yticks(range(len(names)))
-    ax.set_yticklabels(names, fontsize=4.5)
-    ax.set_xlabel("time (s)")
-    if t[0] < 0 < t[-1]:
-        ax.axvline(0, color="k", lw=0.8, ls="--")
-        ax.text(0, -0.6, "cue", ha="center", va="bottom", fontsize=7)
-    cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-    cb.set_label(UNIT)
-    ax.set_title(title if title is not None else _describe(rel), fontsize=9)
+    im = _channel_time_panel(ax, values, t, names, blocks, vmax, mask,
+                             labels if data is None else "none", region_labels=data is None)
+    cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+    cb.set_label(UNIT, fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    ax.set_title(title if title is not None else _describe(rel), fontsize=9, pad=12)
     return fig
 
 
-def _plot_eeg(ax, data, t, names):
+def _plot_eeg(ax, data, t, names, blocks=(), labels="auto", peak_values=None):
     scale = 2.5 * np.median(np.abs(data)) or 1.0
     for i, row in enumerate(data):
         ax.plot(t, i + (-row / (4 * scale)), lw=0.4, color="k")
-    ax.set_yticks(range(len(names)))
-    ax.set_yticklabels(names, fontsize=5)
+    _separators(ax, list(blocks))
+    _label_rows(ax, names, list(blocks), labels, values=peak_values)
     ax.set_ylim(len(names) - 0.5, -0.5)
-    ax.set_xlabel("time (s)")
-    ax.set_title("EEG (z-scored per channel for display)", fontsize=9)
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_title("EEG (z-scored per channel for display)", fontsize=9, pad=12)
     if t[0] < 0 < t[-1]:
         ax.axvline(0, color="k", lw=0.8, ls="--")
 
@@ -273,6 +654,228 @@ def plot_class_gallery(rel, cls, *, n_correct=3, n_wrong=4, tmin=0.5, tmax=2.5,
     return fig
 
 
+# ------------------------------------------------- groups side by side, statistics
+
+
+def _groups(rel, by, groups):
+    from .stats import _split
+
+    return _split(rel, by, groups)
+
+
+def _group_stats(stats, label):
+    """The part of a per-group test result that belongs to ``label``."""
+    if stats is None:
+        return None
+    if "group" in getattr(stats, "dims", ()):
+        have = list(map(str, stats.group.values))
+        if label not in have:
+            raise ValueError(f"The statistics have no group {label!r}; they have {have}.")
+        return stats.sel(group=label)
+    return stats
+
+
+def plot_group_topomaps(rel, by="target", *, groups=None, times=None, window=1.0, tmin=None,
+                        tmax=None, vmax=None, stats=None, title=None):
+    """Topographies of several groups of trials, one row each, on one colour scale.
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        Relevance with channel positions.
+    by : str
+        Trial coordinate that defines the groups (``"target"``, ``"y_true"``,
+        ``"y_pred"``, ``"correct"``), as in :func:`neurolrp.stats.one_sample_test`.
+    groups : list | None
+        Values of ``by`` to show, in this order; default all.
+    times, window, tmin, tmax
+        Windows, as in :func:`plot_topomap`.
+    vmax : float | None
+        Symmetric colour limit shared by every map; default the largest
+        absolute window sum over all groups.
+    stats : xarray.Dataset | None
+        A :func:`neurolrp.stats.one_sample_test` result with the same groups:
+        significant sensors are marked in each row.
+    title : str | None
+        Figure title.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    info = to_info(rel)
+    parts = _groups(rel, by, groups)
+    wins = times if times is not None else _windows(rel.time.values, window, tmin, tmax)
+    maps = [window_sums(g, wins) for _, g in parts]
+    vmax = _sym_limit(np.array(maps)) if vmax is None else vmax
+    n, rows = len(wins), len(parts)
+    w = min(1.55, (MAX_WIDTH - 0.4) / n)
+    height = (w + 0.25) * rows + 0.55
+    fig, axes = plt.subplots(rows, n + 1, figsize=(w * n + 1.2, height), squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * n + [0.07], "hspace": 0.25,
+                                          "wspace": 0.08})
+    fig.subplots_adjust(top=1 - 0.6 / height, bottom=0.05 / height, left=0.7 / (w * n + 1.2),
+                        right=0.9)
+    names = [str(c) for c in rel.channel.values]
+    for r, ((label, g), m_row) in enumerate(zip(parts, maps)):
+        mask = _stats_mask(_group_stats(stats, label), names)
+        for k, (ax, m, (a, b)) in enumerate(zip(axes[r, :n], m_row, wins)):
+            im = _topomap(ax, m, info, vmax,
+                          mask=_window_mask(mask, a, b, b >= rel.time.values[-1]))
+            if r == 0:
+                ax.set_title(f"{a:.1f} to {b:.1f} s", fontsize=9)
+            if k == 0:
+                ax.set_ylabel(f"{label}\n({g.sizes['trial']} trials)", fontsize=9)
+                ax.yaxis.set_visible(True)
+                ax.set_yticks([])
+        if r:
+            axes[r, n].remove()
+    cax = axes[0, n]
+    cb = fig.colorbar(im, cax=cax)
+    pos0, pos1 = axes[0, n].get_position(), axes[-1, 0].get_position()
+    cax.set_position([pos0.x0, pos1.y0, pos0.width, pos0.y1 - pos1.y0])
+    cb.set_label(f"{UNIT} (sum over window)", fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    what = "significant sensors (cluster test) marked white" if stats is not None else ""
+    fig.suptitle(title if title is not None else
+                 f"mean relevance by {by}; one colour scale" + (f"; {what}" if what else ""),
+                 fontsize=10)
+    return fig
+
+
+def plot_group_channel_time(rel, by="target", *, groups=None, vmax=None, stats=None,
+                            title=None, labels="auto"):
+    """Channel x time maps of several groups of trials side by side, one colour scale.
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        Relevance.
+    by : str
+        Trial coordinate that defines the groups, as in
+        :func:`plot_group_topomaps`.
+    groups : list | None
+        Values of ``by`` to show, in this order; default all.
+    vmax : float | None
+        Symmetric colour limit shared by the maps; default the largest
+        absolute mean relevance over the groups.
+    stats : xarray.Dataset | None
+        A :func:`neurolrp.stats.one_sample_test` result with the same groups:
+        significant clusters are outlined.
+    title : str | None
+        Figure title.
+    labels : "auto" | "all" | "landmarks" | "none"
+        Which channels are named (on the first map).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    parts = _groups(rel, by, groups)
+    idx, blocks = region_order(rel)
+    names = [str(c) for c in rel.channel.values[idx]]
+    avgs = [g.mean("trial").values[idx] for _, g in parts]
+    vmax = _sym_limit(np.array(avgs)) if vmax is None else vmax
+    t = rel.time.values
+    k = len(parts)
+    fig, axes = plt.subplots(1, k, figsize=(min(8.4, 1.6 + 3.4 * k), 5.2), squeeze=False,
+                             layout="constrained")
+    for i, ((label, g), v) in enumerate(zip(parts, avgs)):
+        ax = axes[0, i]
+        im = _channel_time_panel(ax, v, t, names, blocks, vmax,
+                                 _stats_mask(_group_stats(stats, label), names),
+                                 labels if i == 0 else "none", region_labels=i == 0)
+        ax.set_title(f"{label} ({g.sizes['trial']} trials)", fontsize=9, pad=12)
+    cb = fig.colorbar(im, ax=axes[0, :], fraction=0.04, pad=0.01, aspect=30)
+    cb.set_label(f"mean {UNIT}", fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    what = "; outlined: significant clusters" if stats is not None else ""
+    fig.suptitle(title if title is not None else f"mean relevance by {by}, one colour scale{what}",
+                 fontsize=10)
+    return fig
+
+
+def plot_cluster_test(result, *, group=None, n_clusters=3, title=None, labels="auto"):
+    """A cluster test at a glance: t-values over channel x time and the clusters' scalp maps.
+
+    Left: the t-values (relevance against zero, or group a minus group b)
+    with every significant cluster outlined. Right: for each of the
+    ``n_clusters`` most significant clusters, the t-values averaged over its
+    time span on the scalp, with the cluster's channels marked.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        From :func:`neurolrp.stats.one_sample_test` or
+        :func:`~neurolrp.stats.two_sample_test`.
+    group : str | None
+        Which group of a per-group one-sample result to show (needed when it
+        holds more than one).
+    n_clusters : int
+        Significant clusters drawn as scalp maps (the most significant).
+    title : str | None
+        Figure title; default names the test, the group(s) and the numbers.
+    labels : "auto" | "all" | "landmarks" | "none"
+        Which channels are named on the map.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    from .stats import _single
+
+    res = result.sel(group=group) if group is not None else _single(result)
+    idx, blocks = region_order(res)
+    names = [str(c) for c in res.channel.values[idx]]
+    tvals = res.t.values[idx]
+    alpha = float(result.attrs.get("alpha", 0.05))
+    sig = [int(c) for c in res.cluster.values if float(res.p_value.sel(cluster=c)) < alpha]
+    shown = sig[:n_clusters]
+    vmax = _sym_limit(tvals)
+    n_topo = max(len(shown), 1)
+    fig = plt.figure(figsize=(8.4, 5.0), layout="constrained")
+    gs = fig.add_gridspec(n_topo, 2, width_ratios=[2.3, 1])
+    ax = fig.add_subplot(gs[:, 0])
+    im = _channel_time_panel(ax, tvals, res.time.values, names, blocks, vmax,
+                             res["mask"].isel(channel=idx), labels)
+    cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+    cb.set_label("t-value", fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    ax.set_title(f"t-values; outlined: clusters with p < {alpha:g}", fontsize=9, pad=12)
+    info = to_info(res.isel(time=[0]).t.expand_dims(trial=[0]).transpose(
+        "trial", "channel", "time").assign_attrs(sfreq=1.0))
+    for k in range(n_topo):
+        tax = fig.add_subplot(gs[k, 1])
+        if k >= len(shown):
+            tax.set_axis_off()
+            tax.text(0.5, 0.5, f"no cluster\nwith p < {alpha:g}", ha="center", va="center",
+                     fontsize=9, transform=tax.transAxes)
+            continue
+        c = shown[k]
+        inside = (res.cluster_id == c).values
+        span = res.time.values[inside.any(axis=0)]
+        t_mean = res.t.values[:, inside.any(axis=0)].mean(axis=1)
+        _topomap(tax, t_mean, info, vmax, mask=inside.any(axis=1))
+        p = float(res.p_value.sel(cluster=c))
+        sign = "+" if int(res.sign.sel(cluster=c)) > 0 else "\u2212"
+        tax.set_title(f"cluster {c} ({sign}), p = {p:.3g}\n{span.min():.2f} to "
+                      f"{span.max():.2f} s, {int(inside.any(axis=1).sum())} channels",
+                      fontsize=8)
+    if title is None:
+        kind = result.attrs.get("kind", "")
+        if kind == "two-sample":
+            what = (f"{result.attrs['group_a']} ({int(res.n_a)}) minus "
+                    f"{result.attrs['group_b']} ({int(res.n_b)})")
+        else:
+            g = str(res.group.values) if "group" in res.coords else "selected trials"
+            what = f"relevance vs 0, {g} ({int(res.n_trials)} trials)"
+        title = (f"{kind} cluster test: {what}; {result.attrs.get('n_permutations')} "
+                 f"permutations, seed {result.attrs.get('seed')}")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+
 def class_average(rel, cls):
     """Mean relevance of the correctly classified trials of ``cls``."""
     sel = rel.sel(trial=(rel.y_true == cls) & rel.correct)
@@ -281,5 +884,6 @@ def class_average(rel, cls):
     return sel
 
 
-__all__ = ["plot_topomap", "plot_channel_time", "plot_class_gallery", "window_sums",
-           "scalp_order", "class_average"]
+__all__ = ["plot_topomap", "plot_channel_time", "plot_class_gallery", "plot_group_topomaps",
+           "plot_group_channel_time", "plot_cluster_test", "window_sums", "scalp_order",
+           "region_order", "channel_regions", "class_average"]

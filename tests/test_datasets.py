@@ -166,10 +166,14 @@ def test_simulator_shapes_and_seed(simulated):
     assert list(truth["class"].values) == ["left", "right"]
     assert list(truth.channel.values) == ep.ch_names
     np.testing.assert_allclose(truth.time.values, ep.times)
-    left = set(truth.channel.values[truth.sel({"class": "left"}).any("time").values])
-    right = set(truth.channel.values[truth.sel({"class": "right"}).any("time").values])
+    # each class's own source: right hemisphere for left-hand imagery and vice versa
+    left, right = (set(s.split()) for s in truth.attrs["source_channels"])
     assert "C4" in left and "C3" in right and not left & right
     assert all(ch.endswith(("4", "2", "6")) for ch in left)  # right hemisphere
+    # the decision's truth is where the classes differ: both sources, for both classes
+    for cls in ("left", "right"):
+        inside = set(truth.channel.values[truth.sel({"class": cls}).any("time").values])
+        assert inside == left | right
     again, _ = simulate_motor_imagery(n_trials=200, verbose=False)
     np.testing.assert_array_equal(again.get_data(), ep.get_data())
     other, _ = simulate_motor_imagery(n_trials=200, seed=1, verbose=False)

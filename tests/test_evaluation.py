@@ -7,7 +7,8 @@ import pytest
 import neurolrp
 from neurolrp.datasets import simulate_motor_imagery
 from neurolrp.evaluation import (SENSORIMOTOR, compare_classifiers, context_use, localization,
-                                 perturbation, plot_compare_classifiers, plot_perturbation)
+                                 neutrality, perturbation, plot_compare_classifiers,
+                                 plot_perturbation, trial_consistency)
 
 
 def test_perturbation_curves_and_aopc(fitted_shallow, hands_feet_small):
@@ -63,21 +64,124 @@ def test_perturbation_removes_exactly_the_ranked_units(fitted_shallow, hands_fee
 
 def test_localization_and_context_use():
     ep, truth = simulate_motor_imagery(n_trials=8, verbose=False)
+    decision = truth.sel({"class": "left"}).values
+    # a map that is exactly the decision's truth: both sensorimotor regions
     rel = neurolrp.make_relevance(
-        np.where(truth.sel({"class": "left"}).values, 1.0, 0.0)[None].repeat(8, 0),
+        np.where(decision, 1.0, 0.0)[None].repeat(8, 0),
         channels=ep.ch_names, times=ep.times, y_pred=["left"] * 8, target=["left"] * 8,
         score=np.ones(8), y_true=["left"] * 8)
     loc = localization(rel, truth)
-    assert (loc.share_inside == 1).all() and (loc.auc == 1).all()
+    assert (loc.mass_inside == 1).all() and (loc.auc == 1).all()
+    assert (loc.positive_inside == 1).all()
     assert (loc.chance < 0.1).all()
+    # a map on the explained class's own source only (C4 for left) is half right
+    own = np.isin(ep.ch_names, truth.attrs["source_channels"][0].split())
+    half = neurolrp.make_relevance(
+        np.where(decision & own[:, None], -1.0, 0.0)[None].repeat(8, 0),
+        channels=ep.ch_names, times=ep.times, y_pred=["left"] * 8, target=["left"] * 8,
+        score=np.ones(8), y_true=["left"] * 8)
+    loc = localization(half, truth)
+    assert (loc.mass_inside == 1).all() and (loc.positive_inside == 0).all()
+    # |R| ranks half the region (the own source) above everything outside, the
+    # other half ties with it: ROC-AUC = 1/2 * 1 + 1/2 * 1/2
+    assert np.allclose(loc.auc, 0.75)
+    # channels matched by name, times by the nearest sample: a reordered, resampled map
+    sub = rel.isel(channel=slice(None, None, -1), time=slice(None, None, 2))
+    assert (localization(sub, truth).mass_inside == 1).all()
+    with pytest.raises(ValueError, match="no channel"):
+        localization(rel.assign_coords(channel=[f"X{i}" for i in range(64)]), truth)
+    with pytest.raises(ValueError, match="no class"):
+        localization(rel.assign_coords(target=("trial", ["feet"] * 8)), truth)
     ctx = context_use(rel, channels=["C4", "C2", "C6", "FC4", "CP4"], times=(0.5, 3.5))
-    assert np.allclose(ctx.share_inside, 1.0)
+    assert np.allclose(ctx.share_inside, 0.5)
     ctx = context_use(rel, times=(-1.0, 0.0))  # pre-cue baseline holds nothing
     assert np.allclose(ctx.share_inside, 0.0)
     with pytest.raises(ValueError, match="not in the relevance"):
         context_use(rel, channels=["XYZ"])
     with pytest.raises(ValueError, match="region of interest"):
         context_use(rel)
+
+
+def test_trial_consistency():
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((2, 4, 6))
+    values = np.concatenate([base[0][None].repeat(3, 0), base[1][None].repeat(3, 0)])
+    kw = dict(channels=list("abcd"), times=np.arange(6.0), y_pred=["x"] * 3 + ["y"] * 3,
+              target=["x"] * 3 + ["y"] * 3, score=np.ones(6))
+    same = trial_consistency(neurolrp.make_relevance(values, **kw))
+    assert np.allclose(same.corr_map, 1) and np.allclose(same.corr_topo, 1)
+    # a trial unlike the others of its class stands out (leave-one-out average)
+    values[0] = -values[0]
+    odd = trial_consistency(neurolrp.make_relevance(values, **kw))
+    assert odd.corr_map[0] == pytest.approx(-1) and (odd.corr_map[3:] > 0.99).all()
+    with pytest.raises(ValueError, match="two trials"):
+        trial_consistency(neurolrp.make_relevance(values[:1], **{
+            k: (v[:1] if k in ("y_pred", "target", "score") else v) for k, v in kw.items()}))
+
+
+def test_conditional_replacement_is_the_gaussian_conditional():
+    """Removed channels = donor + E[x - donor | remaining channels], computed directly."""
+    from neurolrp.evaluation import _Filler, _unit_ids, spatial_precision
+
+    rng = np.random.default_rng(0)
+    mix = rng.standard_normal((6, 6))
+    X = np.einsum("cd,ndt->nct", mix, rng.standard_normal((5, 6, 40))).astype(np.float32)
+    P = spatial_precision(X)
+    cov = np.linalg.inv(P)
+    ids, w = _unit_ids("patch", 6, 40, 100.0, 0.1)  # windows of 10 samples
+    filler = _Filler("conditional", X, ids, w, "patch", X, True, np.random.default_rng(1), P)
+    removed = np.zeros(X.shape, bool)
+    removed[0, [1, 4], 10:20] = True  # trial 0: channels 1 and 4, second window
+    removed[2, :, 30:40] = True  # trial 2: every channel of the last window
+    out = filler.fill(removed, np.empty_like(X))
+    np.testing.assert_array_equal(out[~removed], X[~removed])
+    S, R = [1, 4], [0, 2, 3, 5]
+    A = cov[np.ix_(S, R)] @ np.linalg.inv(cov[np.ix_(R, R)])
+    d = filler.values[0][:, 10:20]
+    expected = d[S] + A @ (X[0][R][:, 10:20] - d[R])
+    np.testing.assert_allclose(out[0][S][:, 10:20], expected, rtol=1e-4, atol=1e-5)
+    # a donor never gives a trial its own data, and a fully removed window is the donor's
+    np.testing.assert_array_equal(out[2][:, 30:40], filler.values[2][:, 30:40])
+    assert not np.allclose(out[2][:, 30:40], X[2][:, 30:40])
+
+
+def test_neutrality_conditional_vs_mean(fitted_shallow, hands_feet_small):
+    """Removing 10 % at random: the default replacement leaves decisions alone, 'mean' not."""
+    ep = hands_feet_small
+    tab = neutrality(fitted_shallow, ep[1::2], reference=ep[::2], n_repeats=3).set_index(
+        "replacement")
+    cond, mean = tab.loc["conditional"], tab.loc["mean"]
+    # tolerance: the outputs move by at most 0.05 of their spread over trials on
+    # average, and accuracy by at most one trial in 22
+    assert cond.score_shift < 0.05
+    assert abs(cond.accuracy_after - cond.accuracy_before) <= 1 / 22 + 1e-9
+    assert mean.score_shift > 0.1 and mean.score_shift > 10 * cond.score_shift
+    with pytest.raises(ValueError, match="replacement"):
+        neutrality(fitted_shallow, ep, replacements=("zeros",))
+
+
+def test_perturbation_checks_that_relevance_fits_the_model(fitted_shallow, hands_feet_small):
+    ep = hands_feet_small[:8]
+    rel = neurolrp.explain(fitted_shallow, ep, verbose=False)
+    # relevance of other trials (here: the trials in another order) is refused
+    with pytest.raises(ValueError, match="not computed by this model"):
+        perturbation(fitted_shallow, ep[::-1], {"lrp": rel}, verbose=False)
+    with pytest.raises(ValueError, match="trials"):
+        perturbation(fitted_shallow, ep[:4], {"lrp": rel}, verbose=False)
+    with pytest.raises(ValueError, match="channels"):
+        perturbation(fitted_shallow, ep, {"lrp": rel.assign_coords(
+            channel=rel.channel.values[::-1])}, verbose=False)
+    # a contrast target is scored as the difference of the two outputs
+    contrast = neurolrp.explain(fitted_shallow, ep, target=("hands", "feet"), verbose=False)
+    res = perturbation(fitted_shallow, ep, {"lrp": contrast}, granularities=("time",),
+                       n_steps=2, verbose=False)
+    assert np.isfinite(res.aopc.aopc).all()
+    import torch
+
+    with torch.no_grad():
+        f = fitted_shallow.module_(torch.from_numpy(fitted_shallow.scale(ep.get_data())))
+    i, j = list(fitted_shallow.classes_).index("hands"), list(fitted_shallow.classes_).index("feet")
+    np.testing.assert_allclose(contrast.score.values, (f[:, i] - f[:, j]).numpy(), rtol=1e-5)
 
 
 def test_compare_classifiers(fitted_shallow, hands_feet_small):

@@ -19,7 +19,7 @@ def test_documented_sizes():
     # the sizes quoted in the docstrings (64 channels, 4.1 s epoch at 80 Hz)
     assert n_parameters(ShallowNet(64, 329, 2, 80.0)) == 16914
     assert n_parameters(EEGNet(64, 329, 2, 80.0)) == 2162
-    assert n_parameters(SturmDNN(64, 329, 2, 80.0)) == 1349794
+    assert n_parameters(SturmDNN(64, 329, 2, 80.0)) == 1090
 
 
 def test_too_short_is_a_clear_error():

@@ -161,11 +161,18 @@ def simulate_motor_imagery(
         class names as event names. Data are in volts (background about
         10 uV).
     truth : xarray.DataArray
-        Boolean, dims ``("class", "channel", "time")``: True where the class's
-        discriminative signal lies, i.e. channels where its source has at
-        least half its peak amplitude, within ``erd_window``. ``attrs`` hold
-        the simulation's parameters, the centre channel of each class and
-        the confound channels.
+        Boolean, dims ``("class", "channel", "time")``: True where the
+        evidence for or against the class lies in the decision between the
+        simulated classes, i.e. where their generating processes differ: the
+        channels where any class's source has at least half its peak
+        amplitude, within ``erd_window``. For left vs right both
+        sensorimotor regions count for both classes (less power over C4 and
+        normal power over C3 both speak for "left"), so every class has the
+        same mask. ``attrs`` hold the simulation's parameters, the centre
+        channel of each class, each class's own source channels
+        (``source_channels``, space-separated) and the confound channels.
+        The confound (when simulated) is deliberately not in the truth: it
+        is the shortcut a good explanation exposes.
     """
     if n_classes not in (2, 3):
         raise ValueError(f"n_classes must be 2 or 3, got {n_classes!r}.")
@@ -233,15 +240,19 @@ def simulate_motor_imagery(
         )
         epochs.info["description"] = f"neurolrp simulated motor imagery (seed {seed})"
 
+        # The truth of a decision between the classes is where their generating
+        # processes differ: every class's source region, inside the window.
+        # For left vs right, low power over C4 *and* normal power over C3 both
+        # speak for "left", so both regions belong to the truth of every class.
         in_window = env >= 0.5
-        mask = np.stack([
-            (spatial_kernel(ch_names, centres[c]) >= MASK_LEVEL)[:, None] & in_window[None]
-            for c in classes
-        ])
+        sources = np.stack([spatial_kernel(ch_names, centres[c]) >= MASK_LEVEL for c in classes])
+        decision = sources.any(axis=0)[:, None] & in_window[None]
+        mask = np.repeat(decision[None], len(classes), axis=0)
         truth = xr.DataArray(
             mask, dims=("class", "channel", "time"),
             coords={"class": classes, "channel": ch_names, "time": times}, name="truth",
             attrs={
+                "source_channels": [" ".join(np.asarray(ch_names)[src]) for src in sources],
                 "snr": snr, "erd": erd, "erd_window": list(erd_window), "seed": seed,
                 "source_sigma_rad": SOURCE_SIGMA, "mask_level": MASK_LEVEL,
                 "centre_channels": [centres[c] for c in classes],

@@ -38,7 +38,7 @@ import json
 
 from torch import nn
 
-from .rules import AlphaBeta, Epsilon, Flat, Gamma, Rule, WSquare, Zero, ZBox, ZPlus
+from .rules import AlphaBeta, Epsilon, Flat, Gamma, Pattern, Rule, WSquare, Zero, ZBox, ZPlus
 
 CONV = (nn.Conv1d, nn.Conv2d)
 DENSE = (nn.Linear,)
@@ -61,6 +61,22 @@ class Composite:
         ``layer_map``).
     name : str
         Name recorded with every explanation.
+    spatial : Rule | None
+        Rule for the convolutions that mix EEG channels (spatial filters):
+        a ``Conv2d`` whose kernel spans more than one row of its input. The
+        shipped networks (and any network that unflattens ``(batch,
+        channels, times)`` to ``(batch, 1, channels, times)``) keep
+        electrodes on that axis until a spatial filter collapses them.
+    by_name : dict | None
+        Layer name -> rule, overriding everything else (used to bind rules
+        that need a layer's own statistics, see :meth:`with_patterns`).
+
+    Notes
+    -----
+    A layer's rule is, in this order: its entry in ``by_name``; ``spatial``
+    for a spatial filter (also when it is the first layer, as in
+    :class:`~neurolrp.models.SturmDNN`); ``first`` or ``last`` for the first
+    or last layer with weights; the first matching entry of ``layer_map``.
 
     Examples
     --------
@@ -70,18 +86,34 @@ class Composite:
     ...                  first=WSquare(), name="my-composite")
     """
 
-    def __init__(self, layer_map, first=None, last=None, name="custom"):
-        for key, rule in layer_map.items():
+    def __init__(self, layer_map, first=None, last=None, name="custom", by_name=None,
+                 spatial=None):
+        for key, rule in {**layer_map, **(by_name or {})}.items():
             if not isinstance(rule, Rule):
                 raise TypeError(f"layer_map[{key}] must be a Rule, got {type(rule).__name__}.")
+        for key, rule in (("first", first), ("last", last), ("spatial", spatial)):
+            if rule is not None and not isinstance(rule, Rule):
+                raise TypeError(f"{key} must be a Rule or None, got {type(rule).__name__}.")
         self.layer_map = dict(layer_map)
         self.first = first
         self.last = last
         self.name = name
+        self.by_name = dict(by_name or {})
+        self.spatial = spatial
 
-    def rule_for(self, module, position, n_layers):
-        """The rule for ``module``, the ``position``-th of ``n_layers`` layers with
-        weights (``position`` is None for a pooling layer)."""
+    def rules(self):
+        """Every rule object of the composite."""
+        return [r for r in (self.first, self.last, self.spatial, *self.layer_map.values(),
+                            *self.by_name.values()) if r is not None]
+
+    def rule_for(self, module, position, n_layers, name=None):
+        """The rule for ``module`` (called ``name``), the ``position``-th of
+        ``n_layers`` layers with weights (``position`` is None for a pooling
+        layer)."""
+        if name is not None and name in self.by_name:
+            return self.by_name[name]
+        if self.spatial is not None and is_spatial_filter(module):
+            return self.spatial
         if position == 0 and self.first is not None:
             return self.first
         if position is not None and position == n_layers - 1 and self.last is not None:
@@ -99,16 +131,51 @@ class Composite:
         weighted = [name for name, m in model_layers if hasattr(m, "weight")]
         return json.dumps({
             name: self.rule_for(m, weighted.index(name) if name in weighted else None,
-                                len(weighted)).describe()
+                                len(weighted), name).describe()
             for name, m in model_layers})
+
+    def needs_patterns(self):
+        """Whether a :class:`~neurolrp.lrp.rules.Pattern` rule still lacks its pattern."""
+        return any(isinstance(r, Pattern) and r.pattern is None for r in self.rules())
+
+    def with_patterns(self, patterns, model_layers):
+        """A copy in which every unbound Pattern rule gets its layer's pattern.
+
+        Parameters
+        ----------
+        patterns : dict
+            Layer name -> pattern (from :func:`neurolrp.lrp.compute_patterns`).
+        model_layers : list of (str, torch.nn.Module)
+            The prepared model's linear layers, input to output.
+
+        Returns
+        -------
+        composite : Composite
+        """
+        weighted = [name for name, m in model_layers if hasattr(m, "weight")]
+        by_name = dict(self.by_name)
+        for name, m in model_layers:
+            rule = self.rule_for(m, weighted.index(name) if name in weighted else None,
+                                 len(weighted), name)
+            if isinstance(rule, Pattern) and rule.pattern is None:
+                if name not in patterns:
+                    raise ValueError(f"No pattern for layer {name!r} ({type(m).__name__}); "
+                                     "the Pattern rule needs a layer with weights.")
+                by_name[name] = Pattern(patterns[name])
+        return Composite(self.layer_map, self.first, self.last, self.name, by_name, self.spatial)
 
     def __repr__(self):
         return f"Composite({self.name!r})"
 
 
-def _lower(rule, name, first=None, last=None):
+def is_spatial_filter(module):
+    """Whether ``module`` is a convolution that mixes EEG channels (see Composite)."""
+    return isinstance(module, nn.Conv2d) and module.kernel_size[0] > 1
+
+
+def _lower(rule, name, first=None, last=None, spatial=None):
     return Composite({CONV: rule, DENSE: Epsilon(), POOL: Epsilon()}, first=first,
-                     last=last or Epsilon(), name=name)
+                     last=last or Epsilon(), name=name, spatial=spatial)
 
 
 def _box():
@@ -125,11 +192,13 @@ COMPOSITES = {
     "epsilon-plus-wsquare": lambda: _lower(ZPlus(), "epsilon-plus-wsquare", first=WSquare()),
     "epsilon-plus-epsilon": lambda: _lower(ZPlus(), "epsilon-plus-epsilon", first=Epsilon()),
     "epsilon-gamma-box": lambda: _lower(Gamma(0.25), "epsilon-gamma-box", first=_box()),
+    "epsilon-pattern-box": lambda: _lower(Gamma(0.25), "epsilon-pattern-box", first=_box(),
+                                          spatial=Pattern()),
     "alpha2-beta1": lambda: _lower(AlphaBeta(2.0, 1.0), "alpha2-beta1"),
     "alpha1-beta0": lambda: _lower(AlphaBeta(1.0, 0.0), "alpha1-beta0"),
 }
 
-DEFAULT_COMPOSITE = "epsilon-gamma-box"
+DEFAULT_COMPOSITE = "epsilon-pattern-box"
 
 
 def get_composite(composite):

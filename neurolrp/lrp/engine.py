@@ -83,7 +83,7 @@ class Hooks:
                 continue
             if mode == "lrp" and isinstance(m, LINEAR_TYPES):
                 rule = composite.rule_for(m, weighted.index(name) if name in weighted else None,
-                                          len(weighted))
+                                          len(weighted), name)
                 self.handles.append(m.register_forward_hook(self._rule_hook(LinearOp(m), rule)))
             elif mode == "lrp" and isinstance(m, ELEMENTWISE_TYPES):
                 self.handles.append(m.register_forward_hook(_pass_hook))

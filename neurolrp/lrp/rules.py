@@ -303,3 +303,55 @@ class ZBox(Rule):
     def scales(self, z_terms, z, R):
         s = R / stabilize(z_terms[0] - z_terms[1] - z_terms[2], self.epsilon)
         return [s, s, s]
+
+
+class Pattern(Rule):
+    """PatternAttribution (Kindermans et al. 2018) as a rule: relevance follows the signal.
+
+    ``R_i = sum_j w_ij a_ij R_j`` with the pattern ``a_j = cov(x, y_j) /
+    var(y_j)`` of output ``j`` measured on the training data, so that
+    ``sum_i w_ij a_ij = 1``: each output's relevance is split over its inputs
+    by how much of the signal it detects comes from each of them.
+
+    Why EEG needs it: a spatial filter that isolates a sensorimotor rhythm
+    also subtracts the channels around it to cancel background activity
+    spread by volume conduction. Its weights are large on those distractor
+    channels although they carry none of the rhythm, so a rule that follows
+    ``w_ij x_i`` (LRP-0, epsilon, gamma) spreads relevance over the scalp in
+    large positive and negative terms that cancel. The pattern is what the
+    filter's output looks like on the scalp (Haufe et al. 2014): it is large
+    where the detected source projects and small on the distractors, and
+    ``w_ij a_ij`` is large only where both are.
+
+    The split is the same at every time sample (the pattern is a statistic of
+    the training data); *when* the evidence arrives comes from the layers
+    above. The bias is not redistributed, so all relevance passes the layer.
+
+    Parameters
+    ----------
+    pattern : torch.Tensor | None
+        ``a``, shaped like the layer's weight. ``None``: bound by
+        :func:`neurolrp.explain` from the classifier's ``patterns_``
+        (measured at fit on the training data, see
+        :func:`neurolrp.lrp.compute_patterns`).
+    """
+
+    def __init__(self, pattern=None):
+        self.pattern = pattern
+
+    def describe(self):
+        return {"rule": "Pattern", "bias": False,
+                "pattern": "unbound" if self.pattern is None else "bound"}
+
+    def terms(self, x, w, b):
+        if self.pattern is None:
+            raise ValueError("Pattern needs the layer's pattern; explain a fitted "
+                             "EEGClassifier or bind patterns with Composite.with_patterns.")
+        a = self.pattern.to(device=w.device, dtype=w.dtype)
+        if a.shape != w.shape:
+            raise ValueError(f"Pattern of shape {tuple(a.shape)} does not fit a weight of shape "
+                             f"{tuple(w.shape)}; was it measured on another model?")
+        return [(torch.ones_like(x), w * a, None, 1.0)]
+
+    def scales(self, z_terms, z, R):
+        return [R / stabilize(z_terms[0], 1e-12)]
