@@ -19,13 +19,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ._utils import check_finite, progress
+from ._checks import check_data, check_like_fit, epochs_arrays
+from ._utils import progress
 from .attribution import explain
-from .classifier import EEGClassifier, epochs_to_arrays
+from .classifier import EEGClassifier
+from .decoding import BASELINES, CVResult
 
 GRANULARITIES = ("patch", "channel", "time")
-#: Names of the classical baselines in a CVResult (not networks).
-BASELINES = ("csp+lda", "slda")
 #: Methods whose maps are sensitivities (ranked by magnitude), not signed evidence.
 MAGNITUDE_METHODS = ("gradient", "deconvnet", "guided-backprop")
 SENSORIMOTOR = ("FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
@@ -276,6 +276,9 @@ def target_selector(targets, classes):
                  for j, b in enumerate(classes) if i != j}
     E = np.zeros((len(targets), len(classes)))
     for n, tgt in enumerate(map(str, targets)):
+        if tgt in classes and tgt in contrasts:
+            raise ValueError(f"The target {tgt!r} names both a class and the contrast "
+                             f"{contrasts[tgt]} of two classes; rename the classes.")
         if tgt in classes:
             E[n, classes.index(tgt)] = 1.0
         elif tgt in contrasts:
@@ -287,22 +290,21 @@ def target_selector(targets, classes):
     return E
 
 
-def _as_scaled(clf, part):
-    """Scaled float32 trials of epochs or an array, checked against the classifier."""
+def _as_scaled(clf, part, what="data"):
+    """Scaled float32 trials of epochs or an array, checked against the classifier.
+
+    Returns the trials and their channel names (the good EEG channels of
+    epochs, as everywhere in neurolrp; ``None`` for an array).
+    """
     if hasattr(part, "events"):
-        X = epochs_to_arrays(part)[0]
-        names = list(part.ch_names)
-        if clf.ch_names_ is not None and names != list(clf.ch_names_):
-            raise ValueError("The epochs' channels differ from those the classifier was fitted "
-                             "on (names or order); reorder them with "
-                             "epochs.reorder_channels(clf.ch_names_).")
+        X, _, sfreq, names = epochs_arrays(part, what)
+        tmin = float(part.tmin)
     else:
-        X = np.asarray(part)
-    if X.ndim != 3 or X.shape[1:] != (clf.n_channels_, clf.n_times_):
-        raise ValueError(f"The data have shape {X.shape}; the classifier takes (n_trials, "
-                         f"{clf.n_channels_}, {clf.n_times_}).")
-    check_finite(X, "data")
-    return np.ascontiguousarray(clf.scale(X), dtype=np.float32)
+        X, sfreq, names, tmin = part, None, None, None
+    X = check_data(X, what)
+    check_like_fit(clf, n_channels=X.shape[1], n_times=X.shape[2], ch_names=names,
+                   sfreq=sfreq, tmin=tmin, data=X, what=what)
+    return np.ascontiguousarray(clf.scale(X), dtype=np.float32), names
 
 
 def _check_relevance(rels, n_trials, ch_names):
@@ -320,7 +322,7 @@ def _check_relevance(rels, n_trials, ch_names):
         if ch_names is not None and [str(c) for c in rel.channel.values] != list(ch_names):
             raise ValueError(f"relevance[{name!r}] is labelled with other channels (or another "
                              "order) than the data.")
-        check_finite(rel.values, f"relevance[{name!r}]")
+        check_data(rel.values, f"relevance[{name!r}]", cast=False)
 
 
 def _check_scores(rels, f0):
@@ -338,14 +340,29 @@ def _check_scores(rels, f0):
                 "data, in the same order, with this model.")
 
 
+def _check_cv_data(cv, data):
+    """``data`` must be the epochs that were cross-validated: count and labels."""
+    n_cv = sum(len(test) for _, test in cv.folds)
+    if len(data) != n_cv:
+        raise ValueError(f"data have {len(data)} trials; the cross-validation had {n_cv}. "
+                         "Pass the epochs that were cross-validated.")
+    if hasattr(data, "events"):
+        y = epochs_arrays(data)[1]
+        pred = cv.predictions.drop_duplicates("trial").set_index("trial").sort_index()
+        if not np.array_equal(np.asarray(y, dtype=str), pred.y_true.to_numpy(dtype=str)):
+            raise ValueError("The epochs' labels differ from those that were cross-validated "
+                             "(another recording or another trial order); pass the same "
+                             "epochs.")
+
+
 def _reference(clf, Xs, data, train, reference, replacement):
     """(reference trials, whether they are the perturbed trials, spatial precision)."""
     if replacement in ("mean", "noise"):
         return None, False, None
     if train is not None:
-        ref, self_donor = _as_scaled(clf, data[train]), False
+        ref, self_donor = _as_scaled(clf, data[train], "training trials")[0], False
     elif reference is not None:
-        ref, self_donor = _as_scaled(clf, reference), False
+        ref, self_donor = _as_scaled(clf, reference, "reference")[0], False
     else:
         if len(Xs) < 2:
             raise ValueError(f"replacement={replacement!r} needs reference trials: pass "
@@ -434,8 +451,6 @@ def perturbation(model, data, relevance=None, *, network=None,
         ``L+1`` steps (Samek et al. 2017), per trial then averaged, with
         ``f`` the explained output.
     """
-    from .decoding import CVResult
-
     if replacement not in REPLACEMENTS:
         raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {replacement!r}.")
     for g in granularities:
@@ -455,10 +470,7 @@ def perturbation(model, data, relevance=None, *, network=None,
         network = network or nets[0]
         if network not in nets:
             raise ValueError(f"No cross-validated network {network!r}; have {nets}.")
-        n_cv = sum(len(test) for _, test in model.folds)
-        if n_data != n_cv:
-            raise ValueError(f"data have {n_data} trials; the cross-validation had {n_cv}. "
-                             "Pass the epochs that were cross-validated.")
+        _check_cv_data(model, data)
         pairs = [(est, train, test) for est, (train, test)
                  in zip(model.estimators[network], model.folds)]
         if relevance is not None:
@@ -476,7 +488,7 @@ def perturbation(model, data, relevance=None, *, network=None,
     per, trial_ids = {}, []
     for clf, train, test in progress(pairs, "Perturbation", total=len(pairs), verbose=verbose):
         part = data if test is None else data[test]
-        Xs = _as_scaled(clf, part)
+        Xs, ch_names = _as_scaled(clf, part)
         if relevance is None:
             rels = {m: explain(clf, part, _method(m), composite=_composite(m, composite),
                                seed=seed, verbose=False) for m in methods}
@@ -484,7 +496,6 @@ def perturbation(model, data, relevance=None, *, network=None,
             rels = relevance
         else:
             rels = {m: r.sel(trial=np.asarray(test)) for m, r in relevance.items()}
-        ch_names = list(part.ch_names) if hasattr(part, "ch_names") else None
         _check_relevance(rels, len(Xs), ch_names)
         E = target_selector(next(iter(rels.values())).target.values, clf.classes_)
         _check_scores(rels, _scores(clf.module_, Xs, E))
@@ -563,8 +574,6 @@ def neutrality(model, data, *, replacements=REPLACEMENTS, fraction=0.1, granular
         (mean absolute change of the outputs, same units: the information
         lost plus any artefact).
     """
-    from .decoding import CVResult
-
     for r in replacements:
         if r not in REPLACEMENTS:
             raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {r!r}.")
@@ -573,6 +582,9 @@ def neutrality(model, data, *, replacements=REPLACEMENTS, fraction=0.1, granular
     if isinstance(model, CVResult):
         nets = [m for m in model.estimators if m not in BASELINES]
         network = network or nets[0]
+        if network not in nets:
+            raise ValueError(f"No cross-validated network {network!r}; have {nets}.")
+        _check_cv_data(model, data)
         pairs = [(est, train, test) for est, (train, test)
                  in zip(model.estimators[network], model.folds)]
     else:
@@ -580,14 +592,14 @@ def neutrality(model, data, *, replacements=REPLACEMENTS, fraction=0.1, granular
             raise TypeError("model must be a fitted EEGClassifier or a CVResult.")
         model._check_fitted()
         pairs = [(model, None, None)]
-    y_all = epochs_to_arrays(data)[1] if hasattr(data, "events") else None
+    y_all = epochs_arrays(data)[1] if hasattr(data, "events") else None
     rows = []
     for rep in replacements:
         rng = np.random.default_rng(seed)
         before, after, labels = [], [], []
         for clf, train, test in pairs:
             part = data if test is None else data[test]
-            Xs = _as_scaled(clf, part)
+            Xs = _as_scaled(clf, part)[0]
             n, c, t = Xs.shape
             ids, w = _unit_ids(granularity, c, t, clf.sfreq_, patch_seconds)
             n_units = int(ids.max()) + 1
@@ -675,6 +687,17 @@ def _truth_mask(truth, cls):
     raise ValueError(f"The truth has no class {cls!r}; it has {names}.")
 
 
+def _check_rel(rel, what="relevance"):
+    """A relevance DataArray with finite values (the convention's dims)."""
+    import xarray as xr
+
+    if not isinstance(rel, xr.DataArray):
+        raise TypeError(f"{what} must be a relevance DataArray, got {type(rel).__name__}.")
+    if rel.dims != ("trial", "channel", "time"):
+        raise ValueError(f"{what} must have dims ('trial', 'channel', 'time'), got {rel.dims}.")
+    check_data(rel.values, what, cast=False)
+
+
 def localization(relevance, truth):
     """Ground truth on simulated data: does the relevance sit where the classes differ?
 
@@ -708,6 +731,7 @@ def localization(relevance, truth):
     """
     from sklearn.metrics import roc_auc_score
 
+    _check_rel(relevance)
     names = [str(c) for c in relevance.channel.values]
     missing = [c for c in names if c not in set(map(str, truth.channel.values))]
     if missing:
@@ -763,6 +787,7 @@ def trial_consistency(relevance):
         ``corr_topo`` (correlation of the scalp maps, relevance summed over
         time) and ``corr_map`` (of the channel x time maps).
     """
+    _check_rel(relevance)
     values = relevance.values.astype(np.float64)
     targets = np.array([str(t) for t in relevance.target.values])
     rows = []
@@ -810,8 +835,12 @@ def context_use(relevance, channels=None, times=None):
         positive relevance), ``share_inside`` and ``share_of_inputs`` (the
         region's share of all inputs: what a context-blind map would get).
     """
+    _check_rel(relevance)
     if channels is None and times is None:
         raise ValueError("Give channels and/or times to define the region of interest.")
+    if isinstance(channels, str):
+        raise TypeError(f"channels must be a list of channel names, got the string "
+                        f"{channels!r}; write [{channels!r}] for one channel.")
     ch = [str(c) for c in relevance.channel.values]
     in_ch = np.ones(len(ch), bool)
     if channels is not None:
@@ -821,6 +850,9 @@ def context_use(relevance, channels=None, times=None):
         in_ch = np.isin(ch, list(channels))
     t = relevance.time.values
     in_t = np.ones(len(t), bool) if times is None else (t >= times[0]) & (t <= times[1])
+    if not in_t.any():
+        raise ValueError(f"The window {times} holds no sample of the relevance "
+                         f"({t[0]:g} to {t[-1]:g} s).")
     mask = in_ch[:, None] & in_t[None, :]
     pos = np.clip(relevance.values, 0, None)
     inside = pos[:, mask].sum(axis=1)
@@ -834,6 +866,27 @@ def context_use(relevance, channels=None, times=None):
         if c in relevance.coords:
             df[c] = relevance[c].values
     return df
+
+
+def _aligned(rel_a, rel_b):
+    """The two relevance arrays on the same trials, channels (by name) and times."""
+    for what, rel in (("rel_a", rel_a), ("rel_b", rel_b)):
+        _check_rel(rel, what)
+        if "y_true" not in rel.coords:
+            raise ValueError(f"{what} has no y_true: explain labelled data to compare classes.")
+    if rel_a.sizes["trial"] != rel_b.sizes["trial"] or \
+            not np.array_equal(rel_a.trial.values, rel_b.trial.values):
+        raise ValueError("rel_a and rel_b must explain the same trials.")
+    ch_a, ch_b = [str(c) for c in rel_a.channel.values], [str(c) for c in rel_b.channel.values]
+    if sorted(ch_a) != sorted(ch_b):
+        raise ValueError("rel_a and rel_b must have the same channels (by name).")
+    if not np.allclose(rel_a.time.values, rel_b.time.values):
+        raise ValueError("rel_a and rel_b must have the same time samples.")
+    if not np.array_equal(np.asarray(rel_a.target.values, str),
+                          np.asarray(rel_b.target.values, str)):
+        raise ValueError("rel_a and rel_b explain other targets; explain the same class or "
+                         "contrast (e.g. target='true') with both.")
+    return rel_a, rel_b.sel(channel=rel_a.channel.values)
 
 
 def compare_classifiers(rel_a, rel_b, *, k=10, channels=SENSORIMOTOR, names=("a", "b")):
@@ -858,9 +911,7 @@ def compare_classifiers(rel_a, rel_b, *, k=10, channels=SENSORIMOTOR, names=("a"
         ``topk_overlap`` (Jaccard overlap of the top-k channels) and the
         share of positive relevance in ``channels`` for each classifier.
     """
-    if rel_a.sizes["trial"] != rel_b.sizes["trial"] or \
-            not np.array_equal(rel_a.trial.values, rel_b.trial.values):
-        raise ValueError("rel_a and rel_b must explain the same trials.")
+    rel_a, rel_b = _aligned(rel_a, rel_b)
     ch = [str(c) for c in rel_a.channel.values]
     roi = [c for c in channels if c in ch]
     rows = []
@@ -889,6 +940,7 @@ def plot_compare_classifiers(rel_a, rel_b, names=("a", "b"), tmin=0.5, tmax=2.5)
     from .relevance import to_info
     from .viz import _sym_limit, _topomap, window_sums
 
+    rel_a, rel_b = _aligned(rel_a, rel_b)
     table = compare_classifiers(rel_a, rel_b, names=names)
     classes = list(table["class"])
     info = to_info(rel_a)

@@ -139,9 +139,6 @@ def networks(draw):
 
 
 _TESTED_TYPES = set()
-#: Composites that cannot run a float64 network yet (lead's item: compute_patterns
-#: casts to float32).
-FLOAT32_ONLY = {"epsilon-pattern-box"}
 
 
 @settings(max_examples=300 * SCALE, **SETTINGS)
@@ -149,11 +146,6 @@ FLOAT32_ONLY = {"epsilon-pattern-box"}
 def test_conservation_with_bias_and_stabiliser_shares_counted(net_shape, composite,
                                                              ignore_bias, seed):
     net, (c, t) = net_shape
-    # patterns are measured in float32 only (neurolrp.lrp.compute_patterns refuses a
-    # float64 network), so the Pattern composite runs in float32, with its tolerance
-    float32 = composite in FLOAT32_ONLY
-    if float32:
-        net = net.float()
     X = np.random.default_rng(seed).standard_normal((3, c, t))
     rel = neurolrp.explain(net, X, composite=composite, ignore_bias=ignore_bias,
                            verbose=False)
@@ -163,7 +155,7 @@ def test_conservation_with_bias_and_stabiliser_shares_counted(net_shape, composi
     cancel = np.abs(rel.values.astype(np.float64)).sum(axis=(1, 2)) / np.abs(rel.score.values)
     accounted = rel.attrs["conservation_error_accounted"]
     # float64 propagation: only the float32 score and round-off remain
-    tol = max(1e-4, 1e-6 * cancel.max()) if float32 else max(1e-5, 1e-10 * cancel.max())
+    tol = max(1e-5, 1e-10 * cancel.max())
     assert accounted < tol, (accounted, composite, net)
 
 
