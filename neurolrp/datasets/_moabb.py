@@ -80,9 +80,6 @@ def _make_paradigm(paradigm, events, l_freq, h_freq, tmin, tmax, resample):
         kwargs["events"] = list(events)
         if paradigm == "imagery":
             kwargs["n_classes"] = len(events)
-    if paradigm == "p300":
-        kwargs.pop("tmin"), kwargs.pop("tmax")
-        kwargs["tmin"], kwargs["tmax"] = tmin, tmax
     return getattr(P, PARADIGMS[paradigm])(**kwargs)
 
 
@@ -150,7 +147,7 @@ def load_moabb(dataset, subject, paradigm="imagery", *, events=None, l_freq=7.0,
 
     moabb_log = logging.getLogger("moabb")
     old_level = moabb_log.level
-    moabb_log.setLevel(logging.INFO if verbose not in (None, False) else logging.WARNING)
+    moabb_log.setLevel(logging.INFO if verbose not in (None, False) else logging.ERROR)
     try:
         return _get_epochs(ds, subject, par, verbose, mne_level, moabb)
     finally:

@@ -11,6 +11,9 @@ import numpy as np
 from .. import __version__
 from ._store import Study, load_study
 
+#: Unit of the normalised maps.
+PCT_LABEL = "% of the subject's |relevance|"
+
 
 def _add_png(rep, fig, title, **kwargs):
     """Add a figure to an mne.Report as the PNG rendered here (not re-rendered by MNE)."""
@@ -41,12 +44,12 @@ def _html_table(rows, header, links=None):
 
 
 def _normalised_class_means(study, keys):
-    """Each subject's class averages divided by their mean L1 norm (no subject dominates)."""
+    """Each subject's class averages in % of their mean absolute sum (no subject dominates)."""
     out = {}
     for key in keys:
         cm = study.class_means(key)
         scale = float(np.abs(cm.values).sum(axis=(1, 2)).mean())
-        out[key] = cm / (scale if scale > 0 else 1.0)
+        out[key] = cm * (100.0 / scale if scale > 0 else 1.0)
     return out
 
 
@@ -81,7 +84,7 @@ def _accuracy_figure(table, model):
                   else "center", fontsize=7 if len(names) > 12 else 8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy (out of fold)")
-    ax.set_title("per subject, best network first", fontsize=9)
+    ax.set_title(f"per subject, sorted by {model}", fontsize=9)
     ax.legend(fontsize=8, loc="lower left")
     ax2.plot([0, 1], [0, 1], color="0.7", lw=0.8)
     ax2.plot(base, dnn, "o", color="C0", ms=4)
@@ -111,46 +114,51 @@ def _small_multiples(norm, study, cls, model, span, vmax, n_cols=8):
     n = len(keys)
     cols = min(n_cols, n)
     rows = int(np.ceil(n / cols))
-    w = min(1.05, 7.6 / cols)
-    fig, axes = plt.subplots(rows, cols + 1, figsize=(w * cols + 0.9, (w + 0.45) * rows + 0.5),
-                             squeeze=False, gridspec_kw={"width_ratios": [1] * cols + [0.08]})
-    for ax in axes[:, :cols].ravel()[n:]:
-        ax.set_axis_off()
-    for ax in axes[1:, cols]:
+    w = min(1.3, 7.0 / cols)  # inches per map
+    width, height = max(4.6, w * cols + 1.1), (w + 0.42) * rows + 0.45
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
+    right = (w * cols + 0.15) / width
+    fig.subplots_adjust(top=1 - 0.45 / height, bottom=0.03 / height, left=0.1 / width,
+                        right=right, hspace=0.42 / w, wspace=0.08)
+    for ax in axes.ravel()[n:]:
         ax.set_axis_off()
     for i, key in enumerate(keys):
         ax = axes[i // cols, i % cols]
         cm = norm[key].sel({"class": cls})
-        rel = _pseudo_relevance(cm.values[None], [cls], cm)
-        last = [axes[0, cols]] if i == 0 else []
-        viz.plot_topomap(rel, times=[span], axes=[ax] + last, vmax=vmax)
+        viz.plot_topomap(_pseudo_relevance(cm.values[None], [cls], cm), times=[span], axes=[ax],
+                         vmax=vmax)
         row = study.table.loc[key]
         ax.set_title(f"{key}\n{row[f'accuracy_{model}']:.2f} | {row['accuracy_csp+lda']:.2f}",
-                     fontsize=7)
+                     fontsize=7, pad=2)
     fig.suptitle(f"{cls}: each subject's class average, {span[0]:g} to {span[1]:g} s "
-                 f"(normalised; title: {model} | CSP + LDA accuracy)", fontsize=9)
-    fig.subplots_adjust(top=1 - 0.45 / fig.get_figheight(), bottom=0.02, left=0.02,
-                        right=0.93, hspace=0.45, wspace=0.1)
-    axes[0, cols].set_position([0.945, axes[0, 0].get_position().y0, 0.012,
-                                axes[0, 0].get_position().height])
-    axes[0, cols].set_ylabel("relevance (normalised)", fontsize=7)
+                 f"(titles: {model} | CSP + LDA accuracy)", fontsize=9)
+    fig.subplots_adjust(top=1 - 0.45 / height)  # plot_topomap moved it
+    top = axes[0, 0].get_position().y1
+    bottom = axes[rows - 1, 0].get_position().y0
+    cax = fig.add_axes([right + 0.25 / width, bottom, 0.12 / width, top - bottom])
+    cb = fig.colorbar(axes[0, 0].images[-1], cax=cax)
+    cb.set_label(PCT_LABEL, fontsize=7)
+    cb.ax.tick_params(labelsize=7)
     return fig
 
 
-def _consistency(norm, classes, span):
-    """Share of subjects whose mean relevance over the span is positive, per class x channel."""
-    shares, counts = {}, {}
+def _consistency(norm, classes, span, top=0.1):
+    """Per class x channel: share of subjects with positive mean relevance over the span,
+    and share of subjects for whom the channel is among their ``top`` most relevant."""
+    shares, tops, counts = {}, {}, {}
     for cls in classes:
-        pos = []
+        pos, best = [], []
         for cm in norm.values():
             if cls not in list(map(str, cm["class"].values)):
                 continue
             t = cm.time.values
             sel = (t >= span[0]) & (t <= span[1])
-            pos.append(cm.sel({"class": cls}).values[:, sel].mean(axis=1) > 0)
-        shares[cls] = np.mean(pos, axis=0)
-        counts[cls] = len(pos)
-    return shares, counts
+            m = cm.sel({"class": cls}).values[:, sel].mean(axis=1)
+            k = max(1, int(round(top * len(m))))
+            pos.append(m > 0)
+            best.append(np.isin(np.arange(len(m)), np.argsort(-m, kind="stable")[:k]))
+        shares[cls], tops[cls], counts[cls] = np.mean(pos, axis=0), np.mean(best, axis=0), len(pos)
+    return shares, tops, counts
 
 
 def _sign_test_share(n, alpha=0.05):
@@ -163,7 +171,7 @@ def _sign_test_share(n, alpha=0.05):
     return None
 
 
-def _consistency_figure(shares, counts, template):
+def _consistency_figure(shares, tops, counts, template, top=0.1):
     import matplotlib.pyplot as plt
     import mne
 
@@ -172,20 +180,28 @@ def _consistency_figure(shares, counts, template):
 
     info = to_info(_pseudo_relevance(template.values[:1], ["x"], template))
     classes = list(shares)
-    fig, axes = plt.subplots(1, len(classes) + 1, figsize=(2.1 * len(classes) + 0.9, 2.6),
-                             gridspec_kw={"width_ratios": [1] * len(classes) + [0.07]})
-    for ax, cls in zip(axes, classes):
-        n = counts[cls]
-        k = _sign_test_share(n)
-        mask = None if k is None else (shares[cls] >= k / n) | (shares[cls] <= 1 - k / n)
-        im, _ = mne.viz.plot_topomap(shares[cls], info, axes=ax, cmap=CMAP, vlim=(0, 1),
-                                     sensors=True, contours=0, show=False, mask=mask,
-                                     mask_params=MASK_PARAMS)
-        ax.set_title(f"{cls} ({n} subjects)", fontsize=9)
-    cb = fig.colorbar(im, cax=axes[-1])
-    cb.set_label("share of subjects with\npositive mean relevance", fontsize=7)
-    cb.ax.tick_params(labelsize=7)
-    fig.subplots_adjust(top=0.85, bottom=0.05, left=0.03, right=0.88, wspace=0.15)
+    n_cls = len(classes)
+    fig, axes = plt.subplots(2, n_cls + 1, figsize=(2.0 * n_cls + 1.5, 4.9),
+                             gridspec_kw={"width_ratios": [1] * n_cls + [0.07]})
+    n_top = max(1, int(round(top * template.sizes["channel"])))
+    for row, (values, cmap, label) in enumerate((
+            (shares, CMAP, "share of subjects with\npositive mean relevance"),
+            (tops, "Reds", f"share of subjects with the\nchannel among their {n_top} most "
+                           "relevant"))):
+        for ax, cls in zip(axes[row], classes):
+            n = counts[cls]
+            k = _sign_test_share(n)
+            mask = None
+            if row == 0 and k is not None:
+                mask = (values[cls] >= k / n) | (values[cls] <= 1 - k / n)
+            im, _ = mne.viz.plot_topomap(values[cls], info, axes=ax, cmap=cmap, vlim=(0, 1),
+                                         sensors=True, contours=0, show=False, mask=mask,
+                                         mask_params=MASK_PARAMS)
+            ax.set_title(f"{cls} ({n} subjects)", fontsize=9)
+        cb = fig.colorbar(im, cax=axes[row, -1])
+        cb.set_label(label, fontsize=7)
+        cb.ax.tick_params(labelsize=7)
+    fig.subplots_adjust(top=0.93, bottom=0.03, left=0.03, right=0.8, wspace=0.15, hspace=0.25)
     return fig
 
 
@@ -294,8 +310,13 @@ def group_report(study, fname=None, *, window=None):
         fig = plot_group_topomaps(pseudo, by="target", groups=classes, window=win,
                                   title=f"grand average of {len(keys)} subjects{where}, each "
                                         "normalised; one colour scale")
-        for ax, cls in zip([a for a in fig.axes if a.get_ylabel()], classes):
-            ax.set_ylabel(f"{cls}\n({labels.count(cls)} subjects)", fontsize=9)
+        for ax in fig.axes:
+            label = ax.get_ylabel()
+            if label.startswith("relevance"):  # the colour bar
+                ax.set_ylabel(PCT_LABEL + "\n(sum over window)", fontsize=8)
+            for cls in classes:
+                if label.startswith(f"{cls}\n("):
+                    ax.set_ylabel(f"{cls}\n({labels.count(cls)} subjects)", fontsize=9)
         _add_png(rep, fig, f"Grand average per class{where}",
                       section="Grand average",
                       caption="Mean over subjects of each subject's class average (its correctly "
@@ -313,20 +334,25 @@ def group_report(study, fname=None, *, window=None):
                                   f"summed from {span[0]:g} to {span[1]:g} s, on one colour "
                                   "scale after normalisation. Subjects near chance explain "
                                   "noise.")
-        shares, counts = _consistency(norm, classes, span)
+        shares, tops, counts = _consistency(norm, classes, span)
         n_min = min(counts.values())
         k = _sign_test_share(n_min)
-        _add_png(rep, _consistency_figure(shares, counts, template),
-                      f"How consistent are the subjects?{where}", section="Consistency",
-                      caption="Per channel, the share of subjects whose class average, from "
-                              f"{span[0]:g} to {span[1]:g} s, is positive (red: most subjects "
-                              "find evidence for the class there; blue: against; white: "
-                              "subjects disagree). " + (
-                                  f"White dots: {k} or more of {n_min} subjects agree in sign "
-                                  "(two-sided sign test p < 0.05, uncorrected for the channels)."
-                                  if k is not None else
-                                  f"With {n_min} subjects no share reaches p < 0.05 in a sign "
-                                  "test."))
+        n_top = max(1, int(round(0.1 * template.sizes["channel"])))
+        _add_png(rep, _consistency_figure(shares, tops, counts, template),
+                 f"How consistent are the subjects?{where}", section="Consistency",
+                 caption="Per channel, from the subjects' class averages over "
+                         f"{span[0]:g} to {span[1]:g} s. Top: the share of subjects whose mean "
+                         "relevance there is positive (red: most subjects find evidence for the "
+                         "class; blue: against it; white: they disagree). " + (
+                             f"White dots: {k} or more of {n_min} subjects agree in sign "
+                             "(two-sided sign test p < 0.05, not corrected for the channels). "
+                             if k is not None else
+                             f"With {n_min} subjects no share reaches p < 0.05 in a sign test. ")
+                         + "Correctly classified trials carry net positive relevance, so this "
+                           "share is high almost everywhere for a network that works; the "
+                           f"bottom row asks where: the share of subjects for whom the channel "
+                           f"is among their {n_top} most relevant (chance "
+                           f"{n_top / template.sizes['channel']:.2f}).")
     if study.transfer is not None:
         tr = study.transfer.groupby("subject")[["within", "pretrained", "transfer"]].mean()
         rows = [[k, f"{r.within:.3f}", f"{r.pretrained:.3f}", f"{r.transfer:.3f}",
