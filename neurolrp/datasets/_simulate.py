@@ -24,6 +24,8 @@ nearest neighbours, e.g. C4, C2, C6, FC4, CP4). It needs no download and is
 fast.
 """
 
+import functools
+
 import numpy as np
 import xarray as xr
 
@@ -50,8 +52,14 @@ BETA_BAND = (18.0, 26.0)
 ALPHA_BAND = (8.0, 12.0)
 
 
+@functools.lru_cache(maxsize=1)
+def _template_positions():
+    """The 10-05 template's positions (read once: building the montage takes ~4 ms)."""
+    return standard_montage().get_positions()["ch_pos"]
+
+
 def _unit_positions(ch_names):
-    pos = standard_montage().get_positions()["ch_pos"]
+    pos = _template_positions()
     xyz = np.array([pos[ch] for ch in ch_names])
     xyz = xyz - xyz.mean(axis=0)  # centre the template head before projecting
     return xyz / np.linalg.norm(xyz, axis=1, keepdims=True)

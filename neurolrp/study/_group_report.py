@@ -65,6 +65,62 @@ def _pseudo_relevance(maps, labels, template):
                           attrs={"method": "group average", "sfreq": template.attrs["sfreq"]})
 
 
+def group_maps(study, subjects=None, *, normalise=True):
+    """Every subject's class averages as one relevance array, ready for :mod:`neurolrp.viz`.
+
+    Parameters
+    ----------
+    study : Study | path-like
+        A study (:func:`load_study`) or its folder.
+    subjects : list of str | None
+        Subject keys; default every complete subject. They must share
+        channels and samples.
+    normalise : bool
+        Express each subject's class averages in % of their mean absolute sum
+        over channels and time (the group report's normalisation), so that
+        no subject dominates an average over subjects.
+
+    Returns
+    -------
+    maps : xarray.DataArray
+        A relevance array (dims ``trial``, ``channel``, ``time``) with one
+        "trial" per subject and class: ``target`` (and ``y_pred``) the
+        class, ``subject`` the subject's key. ``viz.plot_group_topomaps(maps,
+        by="target")`` draws the grand average per class;
+        ``maps.sel(trial=maps.subject == key)`` one subject's maps.
+
+    Raises
+    ------
+    ValueError
+        No subjects, or subjects with different channels or samples.
+    """
+    if not isinstance(study, Study):
+        study = load_study(study)
+    keys = list(study.subjects if subjects is None else subjects)
+    if not keys:
+        raise ValueError(f"{study.path} holds no complete subject.")
+    if normalise:
+        means = _normalised_class_means(study, keys)
+    else:
+        means = {k: study.class_means(k) for k in keys}
+    template = means[keys[0]]
+    for k in keys[1:]:
+        if list(means[k].channel.values) != list(template.channel.values) or \
+                means[k].sizes["time"] != template.sizes["time"]:
+            raise ValueError(f"{k} and {keys[0]} differ in channels or samples; choose "
+                             "subjects= that share them.")
+    maps, labels, owners = [], [], []
+    for k in keys:
+        for cls in map(str, means[k]["class"].values):
+            maps.append(means[k].sel({"class": cls}).values)
+            labels.append(cls)
+            owners.append(k)
+    out = _pseudo_relevance(maps, labels, template)
+    out.attrs["method"] = ("class averages per subject" +
+                           (", in % of each subject's mean absolute sum" if normalise else ""))
+    return out.assign_coords(subject=("trial", np.asarray(owners, dtype=object)))
+
+
 def _accuracy_figure(table, model):
     import matplotlib.pyplot as plt
 
@@ -298,13 +354,8 @@ def group_report(study, fname=None, *, window=None):
         classes = list(dict.fromkeys(str(c) for k in keys for c in norm[k]["class"].values))
         times = template.time.values
         win = window or (1.0 if times[-1] - times[0] >= 3 - 1e-6 else 0.5)
-        maps, labels = [], []
-        for cls in classes:
-            for k in keys:
-                if cls in list(map(str, norm[k]["class"].values)):
-                    maps.append(norm[k].sel({"class": cls}).values)
-                    labels.append(cls)
-        pseudo = _pseudo_relevance(maps, labels, template)
+        pseudo = group_maps(study, keys)
+        labels = [str(c) for c in pseudo.target.values]
         from ..viz import plot_group_topomaps
 
         fig = plot_group_topomaps(pseudo, by="target", groups=classes, window=win,

@@ -338,6 +338,12 @@ class Study:
             ds.close()
         return _as_object_strings(out)
 
+    def group_maps(self, subjects=None, *, normalise=True):
+        """Every subject's class averages as one relevance array (see :func:`group_maps`)."""
+        from ._group_report import group_maps
+
+        return group_maps(self, subjects, normalise=normalise)
+
     @property
     def accuracy(self):
         """Mean cross-validated accuracy, ``xarray.DataArray`` (subject, model)."""
