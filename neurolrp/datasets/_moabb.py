@@ -136,8 +136,9 @@ def load_moabb(dataset, subject, paradigm="imagery", *, events=None, l_freq=7.0,
         raise TypeError(f"subject must be an integer, got {subject!r}.")
     ds = resolve_moabb_dataset(dataset)
     if int(subject) not in list(ds.subject_list):
+        more = " ..." if len(ds.subject_list) > 20 else ""
         raise ValueError(f"{ds.code} has no subject {subject}; its subjects are "
-                         f"{list(ds.subject_list)[:20]}{' ...' if len(ds.subject_list) > 20 else ''}.")
+                         f"{list(ds.subject_list)[:20]}{more}.")
     par = _make_paradigm(paradigm, events, l_freq, h_freq, tmin, tmax, resample)
     if not par.is_valid(ds):
         raise ValueError(f"MOABB's {type(par).__name__} does not apply to {ds.code} "

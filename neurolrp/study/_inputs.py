@@ -220,11 +220,16 @@ def _progress(total, desc, verbose):
     return bar if hasattr(bar, "update") else None
 
 
+def _check_count(name, val):
+    if val is not None and (isinstance(val, bool) or not isinstance(val, (int, np.integer))
+                            or val < 1):
+        raise ValueError(f"{name} must be a positive integer, got {val!r}.")
+
+
 def _local_size(n_workers, threads_per_worker):
-    for name, val in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
-        if val is not None and (isinstance(val, bool) or not isinstance(val, (int, np.integer))
-                                or val < 1):
-            raise ValueError(f"{name} must be a positive integer, got {val!r}.")
+    """Workers of a LocalCluster here: never more worker x torch threads than cores given."""
+    _check_count("n_workers", n_workers)
+    _check_count("threads_per_worker", threads_per_worker)
     cores = _cores_given()
     if n_workers is None:
         n_workers = max(1, cores // threads_per_worker)

@@ -58,11 +58,14 @@ def _check_out(out, config, resume, overwrite):
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"out={str(folder)!r} is a file; a study needs a folder.")
     existing = _study_attrs(p["store"]) if p["store"].exists() else None
-    if folder.exists() and any(folder.iterdir()) and existing is None:
-        ours = [e.name for e in folder.iterdir() if e.name in _OUR_ENTRIES]
+    # a store being created when a run was killed is ours and incomplete: not a study yet
+    entries = [e for e in folder.iterdir() if not e.name.startswith(f".{STORE}.")] \
+        if folder.is_dir() else []
+    if entries and existing is None:
+        ours = [e.name for e in entries if e.name == STORE]
         raise FileExistsError(
             f"{folder} is not empty and holds no neurolrp study "
-            f"({'its study.zarr was made by something else' if ours else 'it was made by something else'}). "
+            f"({'its study.zarr was' if ours else 'it was'} made by something else). "
             "Choose a new or empty folder for out=; neurolrp never replaces files it did "
             "not write.")
     parent = folder if folder.exists() else next(
@@ -93,6 +96,8 @@ def _create_store(paths, config):
     import zarr
 
     paths["out"].mkdir(parents=True, exist_ok=True)
+    for old in paths["out"].glob(f".{STORE}.*"):  # left by a run killed while creating it
+        shutil.rmtree(old, ignore_errors=True)
     tmp = paths["out"] / f".{STORE}.{uuid.uuid4().hex[:8]}"
     root = zarr.open_group(str(tmp), mode="w-")
     root.attrs["neurolrp_study"] = {
