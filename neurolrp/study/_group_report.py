@@ -37,7 +37,7 @@ def _html_table(rows, header, links=None):
             text = html.escape(str(c))
             if j == 0 and links and links[i]:
                 text = f'<a href="{html.escape(links[i])}">{text}</a>'
-            cells.append(f"<td>{text}</td>")
+            cells.append(f'<td style="white-space:nowrap">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="table table-sm table-striped" style="width:auto">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
@@ -136,8 +136,12 @@ def _accuracy_figure(table, model):
               np.maximum(dnn.values[order], base.values[order]), color="0.8", lw=1, zorder=0)
     chance = 1.0 / max(2, max(len(str(c).split("/")) for c in table.classes))
     ax.axhline(chance, color="k", ls=":", lw=0.8)
-    ax.set_xticks(x, names, rotation=60 if len(names) > 6 else 0, ha="right" if len(names) > 6
-                  else "center", fontsize=7 if len(names) > 12 else 8)
+    if len(names) <= 24:
+        ax.set_xticks(x, names, rotation=60 if len(names) > 6 else 0,
+                      ha="right" if len(names) > 6 else "center",
+                      fontsize=7 if len(names) > 12 else 8)
+    else:  # too many to name: their rank (the table names them)
+        ax.set_xlabel(f"{len(names)} subjects, best first (names in the table)", fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy (out of fold)")
     ax.set_title(f"per subject, sorted by {model}", fontsize=9)
@@ -171,11 +175,12 @@ def _small_multiples(norm, study, cls, model, span, vmax, n_cols=8):
     cols = min(n_cols, n)
     rows = int(np.ceil(n / cols))
     w = min(1.3, 7.0 / cols)  # inches per map
-    width, height = max(4.6, w * cols + 1.1), (w + 0.42) * rows + 0.45
+    width, height = max(4.6, w * cols + 1.1), (w + 0.42) * rows + 0.7
     fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
     right = (w * cols + 0.15) / width
-    fig.subplots_adjust(top=1 - 0.45 / height, bottom=0.03 / height, left=0.1 / width,
-                        right=right, hspace=0.42 / w, wspace=0.08)
+    top_margin = 1 - 0.7 / height  # the title, then the first row's two-line map titles
+    fig.subplots_adjust(top=top_margin, bottom=0.03 / height, left=0.1 / width, right=right,
+                        hspace=0.42 / w, wspace=0.08)
     for ax in axes.ravel()[n:]:
         ax.set_axis_off()
     for i, key in enumerate(keys):
@@ -187,10 +192,11 @@ def _small_multiples(norm, study, cls, model, span, vmax, n_cols=8):
         ax.set_title(f"{key}\n{row[f'accuracy_{model}']:.2f} | {row['accuracy_csp+lda']:.2f}",
                      fontsize=7, pad=2)
     fig.suptitle(f"{cls}: each subject's class average, {span[0]:g} to {span[1]:g} s "
-                 f"(titles: {model} | CSP + LDA accuracy)", fontsize=9)
-    fig.subplots_adjust(top=1 - 0.45 / height)  # plot_topomap moved it
+                 f"(titles: {model} | CSP + LDA accuracy)", fontsize=9,
+                 y=1 - 0.12 / height, va="top")
+    fig.subplots_adjust(top=top_margin)  # plot_topomap moved it
     top = axes[0, 0].get_position().y1
-    bottom = axes[rows - 1, 0].get_position().y0
+    bottom = max(axes[rows - 1, 0].get_position().y0, top - 2.6 / height)
     cax = fig.add_axes([right + 0.25 / width, bottom, 0.12 / width, top - bottom])
     cb = fig.colorbar(axes[0, 0].images[-1], cax=cax)
     cb.set_label(PCT_LABEL, fontsize=7)
@@ -331,7 +337,7 @@ def group_report(study, fname=None, *, window=None):
         rows.append(row)
         rel_link = os.path.relpath(study.path / r.report, fname.parent) if r.report else None
         links.append(rel_link)
-    header = ["subject", "dataset", "classes", "trials", f"{model} (mean ± sd over folds)",
+    header = ["subject", "dataset", "classes", "trials", f"{model} (mean ± sd)",
               "CSP + LDA"] + (["transfer"] if "transfer_transfer" in table else []) + \
              ["conservation", "seconds"]
     mean_dnn, mean_base = table[f"accuracy_{model}"].mean(), table["accuracy_csp+lda"].mean()
@@ -339,12 +345,12 @@ def group_report(study, fname=None, *, window=None):
                  f"{mean_base:.3f}"] + (["{:.3f}".format(table.transfer_transfer.mean())]
                                         if "transfer_transfer" in table else []) + ["", ""])
     links.append(None)
-    rep.add_html(_html_table(rows, header, links), "Accuracy per subject", section="Accuracy")
     _add_png(rep, _accuracy_figure(table, model), "Network vs CSP + LDA",
-                  section="Accuracy",
-                  caption=f"{study.config['folds']}-fold cross-validation per subject, the same "
-                          "folds for both. Dotted: chance. Click a subject in the table for its "
-                          "own report.")
+             section="Accuracy",
+             caption=f"{study.config['folds']}-fold cross-validation per subject, the same "
+                     "folds for both. Dotted: chance. Below, click a subject for its own "
+                     "report.")
+    rep.add_html(_html_table(rows, header, links), "Accuracy per subject", section="Accuracy")
 
     groups = _compatible_groups(study)
     for (n_ch, n_t), keys in groups.items():
