@@ -7,7 +7,9 @@ import mne
 import numpy as np
 import torch
 
-from ._utils import check_3d, check_finite, progress
+from ._checks import (check_bool, check_data, check_int, check_labels, check_like_fit,
+                      epochs_arrays, pick_eeg)
+from ._utils import progress
 from .lrp.composites import DEFAULT_COMPOSITE, get_composite
 from .lrp.engine import Hooks
 from .lrp.layers import prepare_model
@@ -20,56 +22,174 @@ METHODS = ("lrp", "gradient", "gradient*input", "integrated-gradients", "deconvn
 
 
 def _resolve_model(model):
-    """(module, scale function, class names, sfreq) of a classifier or module."""
+    """(module, scale function, class names, sfreq, raw class labels) of a model."""
     from .classifier import EEGClassifier
 
     if isinstance(model, EEGClassifier):
         model._check_fitted()
-        return model.module_, model.scale, [str(c) for c in model.classes_], model.sfreq_
+        return (model.module_, model.scale, [str(c) for c in model.classes_], model.sfreq_,
+                np.asarray(model.classes_))
     if isinstance(model, torch.nn.Module):
-        return model, None, None, None
+        return model, None, None, None, None
     raise TypeError(
         f"model must be a fitted neurolrp.EEGClassifier or a torch.nn.Module, got "
         f"{type(model).__name__}."
     )
 
 
-def _resolve_data(data, y):
-    """Array, labels, channel names, positions, times, sfreq of the input."""
+def _resolve_data(data, y, model=None):
+    """Array, labels, channel names, positions, times, sfreq of the input.
+
+    The one path for the data of :func:`explain`: epochs keep their good EEG
+    channels (non-EEG and bad channels are dropped, and the log says so),
+    as in :class:`~neurolrp.EEGClassifier`; data must be finite and within
+    float32's range; labels one per trial, never None or NaN. With a fitted
+    classifier, channel names and order, sampling rate and shape are checked
+    against the fit by the same function as ``predict``.
+    """
+    from .classifier import EEGClassifier
+
+    fitted = model if isinstance(model, EEGClassifier) else None
+    if fitted is not None:
+        fitted._check_fitted()
     if isinstance(data, mne.BaseEpochs):
-        from .classifier import epochs_to_arrays
-
-        X, y_ep, sfreq = epochs_to_arrays(data)
-        return (X, y_ep if y is None else np.asarray(y, dtype=object), list(data.ch_names),
-                channel_positions(data.info), data.times.copy(), sfreq)
-    X = check_3d(data, "data")
+        picked = pick_eeg(data, "data")
+        X, y_ep, sfreq, ch_names = epochs_arrays(picked, "data")
+        X = check_data(X, "data", cast=False)
+        y = y_ep if y is None else check_labels(y, len(X))
+        if fitted is not None:
+            check_like_fit(fitted, n_channels=X.shape[1], n_times=X.shape[2],
+                           ch_names=ch_names, sfreq=sfreq, tmin=float(picked.tmin), data=X)
+        return X, y, ch_names, channel_positions(picked.info), picked.times.copy(), sfreq
+    X = check_data(data, "data", cast=False)
     if y is not None:
-        y = np.asarray(y).astype(str).astype(object)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have one label per trial ({len(X)}), got shape {y.shape}.")
-    return X, y, [str(i) for i in range(X.shape[1])], None, None, None
+        y = check_labels(y, len(X))
+    ch_names = [str(i) for i in range(X.shape[1])]
+    times = None
+    if fitted is not None:
+        check_like_fit(fitted, n_channels=X.shape[1], n_times=X.shape[2], data=X)
+        if fitted.ch_names_ is not None:  # arrays are read in the fitted order, as in predict
+            ch_names = list(fitted.ch_names_)
+        if getattr(fitted, "tmin_", None) is not None:  # timed like the epochs at fit
+            times = fitted.tmin_ + np.arange(X.shape[2]) / fitted.sfreq_
+    return X, y, ch_names, None, times, None
 
 
-def _target_matrix(target, logits, y_true, classes):
-    """(n_trials, n_classes) selector of the explained output, and its labels."""
+def _label_names(y, classes, raw_classes):
+    """Labels as the model's class names; raise for labels that are no class.
+
+    A label matches a class by value (``1``, ``np.int64(1)`` and ``1.0`` are
+    the class 1) or by its text (the event name ``"1"`` is the class 1).
+    """
+    def same(v, raw):
+        if isinstance(v, (str, np.str_)) or isinstance(raw, (str, np.str_)):
+            return str(v) == str(raw) and isinstance(v, (str, np.str_)) == isinstance(
+                raw, (str, np.str_))
+        return v == raw
+
+    raws = list(raw_classes.tolist()) if raw_classes is not None else list(classes)
+    out, unknown = [], []
+    for v in y:
+        name = next((c for c, raw in zip(classes, raws) if same(v, raw)), None)
+        if name is None and str(v) in classes:
+            name = str(v)
+        if name is None:
+            unknown.append(str(v))
+        out.append(name)
+    if unknown:
+        raise ValueError(
+            f"The labels {sorted(set(unknown))[:10]} are not classes of the model "
+            f"({classes}); y_true and correct would be wrong. Select the trials of the "
+            "model's classes (epochs[classes]), pass y with the model's class names, or "
+            "explain the trials as an array (epochs.get_data()) without labels."
+        )
+    return np.asarray(out, dtype=object)
+
+
+_INT_RULE = ("An integer target names a class when the classes are numbers (integer labels, "
+             "or a plain network's output indices) and is the output's position (sorted class "
+             "order) when the classes are text.")
+
+
+def _check_target(target, classes, raw_classes):
+    """Raise now for a target that is not one class, a contrast, 'predicted' or 'true'."""
+    if isinstance(target, list):
+        raise TypeError(f"target {target!r} is a list; a contrast is a tuple (a, b).")
+    if isinstance(target, tuple):
+        if len(target) != 2:
+            raise ValueError(f"A contrast target is a pair (a, b), got {target!r}.")
+        a, b = (_class_index(t, classes, raw_classes) for t in target)
+        if a == b:
+            raise ValueError("A contrast needs two different classes.")
+        name = f"{classes[a]}-{classes[b]}"
+        same = [f"{classes[i]}-{classes[j]}" for i in range(len(classes))
+                for j in range(len(classes)) if i != j and (i, j) != (a, b)]
+        if name in classes or name in same:
+            raise ValueError(
+                f"The contrast {target!r} would be labelled {name!r}, which also names "
+                + ("a class" if name in classes else "another contrast")
+                + " of the model; the relevance's target could not say which was explained. "
+                "Rename the classes without '-'."
+            )
+        return
+    if isinstance(target, str) and target in ("predicted", "true"):
+        if target in classes:
+            raise ValueError(
+                f"target={target!r} is ambiguous: a class is named {target!r}. Give it by "
+                f"position instead (target={classes.index(target)})."
+            )
+        return
+    _class_index(target, classes, raw_classes)
+
+
+def _class_index(c, classes, raw_classes):
+    """Output index of the class ``c``: a class name, or an integer by the rule above."""
+    k = len(classes)
+    if isinstance(c, (bool, np.bool_)) or isinstance(c, (float, np.floating)):
+        raise TypeError(f"target {c!r}: give a class name or an integer. {_INT_RULE}")
+    if isinstance(c, (int, np.integer)):
+        if raw_classes is None:  # a plain network: the classes are its output indices
+            if not 0 <= c < k:
+                raise ValueError(f"target index {c} is out of range for {k} outputs.")
+            return int(c)
+        if np.issubdtype(np.asarray(raw_classes).dtype, np.number):
+            hits = [i for i, v in enumerate(np.asarray(raw_classes).tolist()) if v == c]
+            if not hits:
+                raise ValueError(
+                    f"target {c} is not a class of the model; classes: {classes}. {_INT_RULE}")
+            return hits[0]
+        if not 0 <= c < k:
+            raise ValueError(f"target index {c} is out of range for {k} outputs ({classes}).")
+        if str(int(c)) in classes and classes.index(str(int(c))) != c:
+            raise ValueError(
+                f"target {c} is ambiguous: the class names {classes} are numbers written as "
+                f"text, so {c} could be the class {str(int(c))!r} or the output at position "
+                f"{c} ({classes[c]!r}). Give the class name as a string, e.g. "
+                f"target={classes[c]!r}."
+            )
+        return int(c)
+    if isinstance(c, str) and c in classes:
+        return classes.index(c)
+    raise ValueError(f"target {c!r} is not a class of the model; classes: {classes}.")
+
+
+def _target_matrix(target, logits, y_true, classes, raw_classes=None):
+    """(n_trials, n_classes) selector of the explained output, and its labels.
+
+    ``y_true`` holds class names (checked against ``classes``).
+    """
     n, k = logits.shape
     e = np.zeros((n, k), dtype=np.float32)
 
     def index(c):
-        if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-            if not 0 <= c < k:
-                raise ValueError(f"target index {c} is out of range for {k} outputs.")
-            return int(c)
-        if str(c) in classes:
-            return classes.index(str(c))
-        raise ValueError(f"target {c!r} is not a class of the model; classes: {classes}.")
+        return _class_index(c, classes, raw_classes)
 
     if isinstance(target, str) and target == "predicted":
         idx = logits.argmax(axis=1)
     elif isinstance(target, str) and target == "true":
         if y_true is None:
             raise ValueError("target='true' needs labels: explain mne.Epochs or pass y.")
-        idx = np.array([index(c) for c in y_true])
+        idx = np.array([classes.index(c) for c in y_true], dtype=int)
     elif isinstance(target, tuple):
         if len(target) != 2:
             raise ValueError(f"A contrast target is a pair (a, b), got {target!r}.")
@@ -111,9 +231,20 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         The explained output: the predicted class, the true class, a class
         name or index, or a contrast ``("left", "right")`` that explains
         ``f_left - f_right`` ("what speaks for left rather than right").
+        Integers follow one rule: when the classes are numbers (a classifier
+        fitted with integer labels such as 1 and 2, or a plain network,
+        whose classes are its output indices) an integer *names a class*
+        (``target=1`` is the class 1, whatever its position); when the
+        classes are text it is the position in the sorted class order
+        (``target=0`` is the first class). An integer that could mean both
+        (class names that are numbers written as text, such as ``"1"`` and
+        ``"2"``) is an error: give the name as a string.
     y : array | None
-        Labels of array data (class names), to fill ``y_true`` and
-        ``correct``.
+        Labels of array data (or to override the epochs' event names), to
+        fill ``y_true`` and ``correct``. They must be classes of the model.
+        A plain network's outputs are taken to be the sorted labels when
+        there are as many distinct labels as outputs (as EEGClassifier
+        orders them), else its output indices.
     ignore_bias : bool
         LRP only. ``False`` (default): biases (including those of folded
         batch norms) count in the rules' denominators and keep their share of
@@ -141,33 +272,43 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         biases and stabilisers keep, which a correct propagation makes
         vanish up to float precision.
 
+    Notes
+    -----
+    ``mne.Epochs`` lose their non-EEG channels (stim, EOG, misc...) and the
+    channels marked bad before anything is computed, as in
+    :class:`~neurolrp.EEGClassifier` (the log says which). With a fitted
+    classifier the channel names and their order must be those at fit:
+    relevance is labelled with the channels the network actually read.
+
     Raises
     ------
     ValueError
-        Unknown method or target, data that do not fit the model, NaN/inf.
+        Unknown method or target, an ambiguous integer target, data that do
+        not fit the model (channel names or order, sampling rate, shape),
+        labels that are no class of the model, NaN/inf or values beyond
+        float32's range, ``batch_size`` or ``n_steps`` below 1.
+    TypeError
+        A model that is neither an EEGClassifier nor a torch module, or an
+        argument of the wrong type.
     neurolrp.lrp.UnsupportedModelError
         (method ``"lrp"``, ``"deconvnet"``, ``"guided-backprop"``) the model
         holds a layer the engine has no rule for, named in the message;
         raised before any computation.
     """
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-    X, y_true, ch_names, ch_pos, times, sfreq = _resolve_data(data, y)
-    module, scale, classes, model_sfreq = _resolve_model(model)
-    check_finite(X, "data")
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    n_steps = check_int(n_steps, "n_steps", low=1)
+    seed = check_int(seed, "seed", low=0)
+    ignore_bias = check_bool(ignore_bias, "ignore_bias")
+    if method == "lrp":
+        get_composite(composite if composite is not None else DEFAULT_COMPOSITE)  # raises now
+    module, scale, classes, model_sfreq, raw_classes = _resolve_model(model)
+    X, y_true, ch_names, ch_pos, times, sfreq = _resolve_data(data, y, model)
     if model_sfreq is not None:
-        if sfreq is not None and not np.isclose(sfreq, model_sfreq):
-            raise ValueError(f"The data are sampled at {sfreq:g} Hz; the model was fitted at "
-                             f"{model_sfreq:g} Hz.")
         sfreq = model_sfreq
-        if hasattr(model, "n_channels_") and X.shape[1:] != (model.n_channels_, model.n_times_):
-            raise ValueError(
-                f"data have {X.shape[1]} channels x {X.shape[2]} samples; the classifier was "
-                f"fitted on {model.n_channels_} x {model.n_times_}.")
     if times is None:
         times = np.arange(X.shape[2]) / sfreq if sfreq else np.arange(X.shape[2], dtype=float)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}.")
 
     if method in ("lrp", "deconvnet", "guided-backprop"):
         net, linear_names = prepare_model(module)  # raises before any work
@@ -190,10 +331,13 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         raise ValueError(f"The model must return (batch, n_classes) scores, got {probe.shape}.")
     if classes is None:
         classes = [str(i) for i in range(probe.shape[1])]
-        names = sorted(set(map(str, y_true))) if y_true is not None else []
-        if len(names) == probe.shape[1]:
-            classes = names  # outputs in sorted class order, as EEGClassifier does
-    _target_matrix(target, probe, None if y_true is None else y_true[:1], classes)  # check it
+        if y_true is not None:
+            labels = np.unique(y_true)  # sorted as EEGClassifier sorts them (numbers as numbers)
+            if len(labels) == probe.shape[1]:
+                classes, raw_classes = [str(v) for v in labels], labels
+    if y_true is not None:
+        y_true = _label_names(y_true, classes, raw_classes)
+    _check_target(target, classes, raw_classes)  # before any work
 
     comp = None
     if method == "lrp":
@@ -228,7 +372,7 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         lg = logit.detach().numpy()
         y_pred[sl] = [classes[i] for i in lg.argmax(axis=1)]
         e, target_names[sl] = _target_matrix(
-            target, lg, None if y_true is None else y_true[sl], classes)
+            target, lg, None if y_true is None else y_true[sl], classes, raw_classes)
         return torch.from_numpy(e).to(logit.dtype)
 
     batches = range(0, len(X), batch_size)
@@ -334,8 +478,24 @@ def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
     """
     import xarray as xr
 
-    if model not in cv_result.estimators:
-        raise ValueError(f"No cross-validated {model!r}; have {sorted(cv_result.estimators)}.")
+    from .decoding import CVResult
+
+    if not isinstance(cv_result, CVResult):
+        raise TypeError(f"cv_result must be what neurolrp.cross_validate returns, got "
+                        f"{type(cv_result).__name__}.")
+    if model not in cv_result.estimators or model == "csp+lda":
+        nets = [m for m in cv_result.estimators if m != "csp+lda"]
+        raise ValueError(f"No cross-validated network {model!r}; have {nets}.")
+    epochs = pick_eeg(epochs, "epochs")  # once, not per fold
+    n_cv = sum(len(test) for _, test in cv_result.folds)
+    preds = cv_result.predictions[cv_result.predictions.model == model].sort_values("trial")
+    y = epochs_arrays(epochs)[1] if len(epochs) == n_cv else None
+    if y is None or not np.array_equal(preds.y_true.astype(str).values, y.astype(str)):
+        raise ValueError(
+            f"epochs must be the epochs that were cross-validated ({n_cv} trials with the same "
+            f"labels); got {len(epochs)} trials"
+            + ("" if y is None else " with other labels") + "."
+        )
     parts = []
     kwargs.setdefault("verbose", False)
     for est, (_, test) in zip(cv_result.estimators[model], cv_result.folds):

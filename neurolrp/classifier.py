@@ -1,6 +1,8 @@
 """``EEGClassifier``: a scikit-learn estimator around the shipped networks."""
 
 import copy
+import inspect
+import numbers
 from pathlib import Path
 
 import mne
@@ -10,16 +12,41 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
-from ._utils import check_3d, check_finite, progress
+from ._checks import (atomic_file, check_data, check_int, check_labels,
+                      check_like_fit, check_number, check_output_file, epochs_arrays)
+from ._utils import progress, use_log_level
 from .lrp.patterns import compute_patterns
 from .models import MODELS, make_model
 
+#: What :meth:`EEGClassifier.save` writes besides the parameters and weights.
+_FITTED = ("classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "sfreq_",
+           "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_", "tmin_")
+#: Fitted values that files saved by earlier versions may lack.
+_OPTIONAL = ("input_range_", "patterns_", "tmin_")
+
 
 def epochs_to_arrays(epochs):
-    """Data, class-name labels and sampling rate of ``mne.Epochs``."""
-    names = {code: name for name, code in epochs.event_id.items()}
-    y = np.array([names[code] for code in epochs.events[:, 2]], dtype=object)
-    return epochs.get_data(copy=False), y, float(epochs.info["sfreq"])
+    """Data, class-name labels and sampling rate of ``mne.Epochs``.
+
+    Only the good EEG channels are used: stim, EOG and other non-EEG
+    channels and the channels in ``info["bads"]`` are dropped (and the log
+    says so), as everywhere in neurolrp.
+
+    Parameters
+    ----------
+    epochs : mne.Epochs
+        The trials; classes are the event names.
+
+    Returns
+    -------
+    data : ndarray, shape (n_trials, n_channels, n_times)
+    y : ndarray of str
+        The event name of every trial.
+    sfreq : float
+        Sampling rate in Hz.
+    """
+    data, y, sfreq, _ = epochs_arrays(epochs)
+    return data, y, sfreq
 
 
 class EEGClassifier(ClassifierMixin, BaseEstimator):
@@ -43,7 +70,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     validation_size : float
         Share of the training trials held out (stratified) for early stopping.
     batch_size : int
-        Mini-batch size.
+        Mini-batch size, at least 2 (batch norm needs two trials per step).
     lr : float | None
         Adam's learning rate. ``None``: the network's own setting, else 1e-3.
     weight_decay : float
@@ -73,10 +100,23 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         LRP's Pattern rule needs; see :func:`neurolrp.lrp.compute_patterns`).
     n_channels_, n_times_, sfreq_ : int, int, float
         Input geometry seen at fit.
+    tmin_ : float | None
+        Start of the epochs at fit in seconds (``None`` for array input):
+        later epochs must start there too, and the relevance of array input
+        is timed from it.
     ch_names_ : list of str | None
-        Channel names when fitted on ``mne.Epochs``.
+        Channel names when fitted on ``mne.Epochs`` (its good EEG channels:
+        non-EEG channels and those marked bad are dropped wherever epochs
+        come in). Epochs given later must have these channels in this order.
     history_ : list of dict
         Per training epoch: train loss, validation loss and accuracy.
+
+    Notes
+    -----
+    Input is 3-D, ``(n_trials, n_channels, n_times)``, or ``mne.Epochs``;
+    the estimator tags say so (``three_d_array``), so scikit-learn's
+    generic 2-D checks do not apply. Parameters are validated at
+    :meth:`fit`, before any work (scikit-learn's convention).
     """
 
     def __init__(self, model="shallow", *, sfreq=None, max_epochs=None, patience=None,
@@ -95,53 +135,91 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ input
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "module_")
+
+    def _validate_params(self):
+        """Check every constructor parameter; raise before any work."""
+        if not isinstance(self.model, str) or self.model not in MODELS:
+            raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}.")
+        check_number(self.sfreq, "sfreq", low=0, low_open=True, none_ok=True)
+        if self.max_epochs is not None:
+            check_int(self.max_epochs, "max_epochs", low=1)
+        if self.patience is not None:
+            check_int(self.patience, "patience", low=0)
+        check_number(self.validation_size, "validation_size", low=0, high=1, high_open=True)
+        if isinstance(self.batch_size, numbers.Integral) and not isinstance(self.batch_size, bool) \
+                and self.batch_size == 1:
+            raise ValueError(
+                "batch_size must be at least 2: batch norm needs two trials per step, so "
+                "batch_size=1 would train nothing. Use batch_size=2 or more (default 16)."
+            )
+        check_int(self.batch_size, "batch_size", low=2)
+        check_number(self.lr, "lr", low=0, low_open=True, none_ok=True)
+        check_number(self.weight_decay, "weight_decay", low=0)
+        check_int(self.seed, "seed", low=0, high=2**32 - 1)
+        if self.verbose is not None and not isinstance(self.verbose, (bool, str, int)):
+            raise TypeError(f"verbose must be a bool, got {self.verbose!r}.")
+        if self.model_params is not None:
+            if not isinstance(self.model_params, dict):
+                raise TypeError("model_params must be a dict of network arguments or None, got "
+                                f"{type(self.model_params).__name__}.")
+            sig = inspect.signature(MODELS[self.model])
+            fixed = ("n_channels", "n_times", "n_classes", "sfreq")
+            allowed = [p for p in sig.parameters if p not in fixed]
+            wrong = [k for k in self.model_params if k not in allowed]
+            if wrong:
+                raise ValueError(
+                    f"model_params {wrong} are not arguments of the {self.model!r} network"
+                    + (" (set by the classifier from the data)" if set(wrong) & set(fixed)
+                       else "") + f"; it takes {allowed}."
+                )
+
     def _arrays(self, X, y=None, fitting=False):
-        """Validate input; return float32 data, labels (or None), ch names."""
-        ch_names = None
+        """Validate input; return float32 data, labels (or None), ch names.
+
+        One path for fit and predict: epochs lose their non-EEG and bad
+        channels, data must be finite and within float32's range, labels
+        one per trial; after fit the channel names and order, the sampling
+        rate and the shape must match what was fitted.
+        """
+        if not fitting:
+            self._check_fitted()  # before any fitted attribute is read
+        ch_names = sfreq = tmin = None
         if isinstance(X, mne.BaseEpochs):
-            data, y_ep, sfreq = epochs_to_arrays(X)
-            ch_names = list(X.ch_names)
+            with use_log_level(self.verbose if isinstance(self.verbose, (bool, str)) else None):
+                data, y_ep, sfreq, ch_names = epochs_arrays(X)
+            tmin = float(X.tmin)
             if y is None:
                 y = y_ep
-            if fitting:
+        else:
+            data = X
+        data = check_data(data, "X")
+        if y is not None:
+            y = check_labels(y, len(data))
+        if fitting:
+            if sfreq is not None:
                 if self.sfreq is not None and not np.isclose(self.sfreq, sfreq):
                     raise ValueError(f"sfreq={self.sfreq} disagrees with the epochs' {sfreq} Hz.")
                 self.sfreq_ = sfreq
-            elif not np.isclose(sfreq, self.sfreq_):
+                self.tmin_ = tmin
+            elif self.sfreq is None:
                 raise ValueError(
-                    f"The epochs are sampled at {sfreq:g} Hz; the classifier was fitted at "
-                    f"{self.sfreq_:g} Hz. Resample them first."
+                    "For array input pass the sampling rate: EEGClassifier(sfreq=...)."
                 )
-        else:
-            data = X
-            if fitting:
-                if self.sfreq is None:
-                    raise ValueError(
-                        "For array input pass the sampling rate: EEGClassifier(sfreq=...)."
-                    )
+            else:
                 self.sfreq_ = float(self.sfreq)
-        data = check_3d(data)
-        check_finite(data, "X")
-        if y is not None:
-            y = np.asarray(y)
-            if y.ndim != 1 or len(y) != len(data):
-                raise ValueError(
-                    f"y must have one label per trial: X has {len(data)} trials, y has shape "
-                    f"{y.shape}."
-                )
-        if not fitting:
-            self._check_fitted()
-            if data.shape[1:] != (self.n_channels_, self.n_times_):
-                raise ValueError(
-                    f"X has {data.shape[1]} channels x {data.shape[2]} samples; the classifier "
-                    f"was fitted on {self.n_channels_} x {self.n_times_}."
-                )
-            if ch_names is not None and self.ch_names_ is not None and ch_names != self.ch_names_:
-                raise ValueError(
-                    "The epochs' channels differ from those at fit (names or order); pick and "
-                    "reorder them with epochs.reorder_channels(clf.ch_names_)."
-                )
-        return data.astype(np.float32, copy=False), y, ch_names
+                self.tmin_ = None
+        else:
+            check_like_fit(self, n_channels=data.shape[1], n_times=data.shape[2],
+                           ch_names=ch_names, sfreq=sfreq, tmin=tmin, data=data, what="X")
+        return data, y, ch_names
 
     def _training(self):
         """Learning rate, epochs and patience: the user's, else the network's, else generic."""
@@ -157,10 +235,30 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def scale(self, X):
-        """Apply the input scaling learned at fit (what ``module_`` expects)."""
+        """Apply the input scaling learned at fit (what ``module_`` expects).
+
+        Parameters
+        ----------
+        X : array, shape (n_trials, n_channels, n_times)
+            Trials with the fitted channels.
+
+        Returns
+        -------
+        X_scaled : ndarray of float32
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            Another number of channels than at fit.
+        """
         if not hasattr(self, "scale_std_"):
             self._check_fitted()
         X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 3 or X.shape[1] != len(self.scale_std_):
+            raise ValueError(f"scale expects (n_trials, {len(self.scale_std_)}, n_times), got "
+                             f"shape {X.shape}.")
         return (X - self.scale_mean_[:, None]) / self.scale_std_[:, None]
 
     # -------------------------------------------------------------------- fit
@@ -177,15 +275,29 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : EEGClassifier
+
+        Raises
+        ------
+        ValueError
+            A parameter out of range (e.g. ``batch_size < 2``), data that are
+            not 3-D, finite and within float32's range, labels that are not
+            one per trial (or None/NaN), fewer than two classes or a class
+            with fewer than two trials, array input without ``sfreq``, or a
+            window too short for the network. Raised before any training.
+        TypeError
+            A parameter of the wrong type.
         """
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}.")
+        self._validate_params()
         data, y, ch_names = self._arrays(X, y, fitting=True)
         if y is None:
-            raise ValueError("y is required with array input.")
+            raise ValueError(
+                "EEGClassifier requires y to be passed, but the target y is None: give one "
+                "label per trial (or fit mne.Epochs, whose event names are the labels)."
+            )
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"Need at least two classes to train, got only {self.classes_}.")
+            raise ValueError(f"Need at least two classes to train; got one class, "
+                             f"{self.classes_.tolist()}.")
         counts = np.bincount(y_idx)
         if counts.min() < 2:
             raise ValueError(
@@ -193,9 +305,16 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             )
         self.n_channels_, self.n_times_ = data.shape[1:]
         self.ch_names_ = ch_names
-        self.scale_mean_ = data.mean(axis=(0, 2)).astype(np.float32)
-        self.scale_std_ = data.std(axis=(0, 2)).astype(np.float32)
-        self.scale_std_[self.scale_std_ == 0] = 1.0
+        # in float64: float32 sums of large values would overflow
+        self.scale_mean_ = data.mean(axis=(0, 2), dtype=np.float64).astype(np.float32)
+        self.scale_std_ = data.std(axis=(0, 2), dtype=np.float64).astype(np.float32)
+        self.scale_std_[~(self.scale_std_ > 0)] = 1.0
+        if not (np.isfinite(self.scale_std_).all() and np.isfinite(self.scale(data)).all()):
+            raise ValueError("X is too large to scale in float32; rescale it (EEG in volts is "
+                             "about 1e-5).")
+        # the network must take this window (a clear error now, not in the loop)
+        make_model(self.model, self.n_channels_, self.n_times_, len(self.classes_), self.sfreq_,
+                   **(self.model_params or {}))
 
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
@@ -264,62 +383,215 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- predict
     @torch.no_grad()
-    def decision_function(self, X):
-        """Class scores (logits), shape (n_trials, n_classes)."""
+    def logits(self, X):
+        """The network's class scores, one column per class, shape (n_trials, n_classes).
+
+        These are the outputs LRP explains (``score`` in the relevance).
+
+        Parameters
+        ----------
+        X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+            Trials with the channels (names and order), sampling rate and
+            length seen at fit.
+
+        Returns
+        -------
+        logits : ndarray, shape (n_trials, n_classes)
+            Column ``k`` belongs to ``classes_[k]``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            Data unlike those at fit (channels, sampling rate, shape), or not
+            finite.
+        """
         data, _, _ = self._arrays(X)
         self.module_.eval()
         x = torch.from_numpy(self.scale(data))
         return torch.cat([self.module_(x[i:i + 256]) for i in range(0, len(x), 256)]).numpy()
 
+    def decision_function(self, X):
+        """Confidence scores, as scikit-learn defines them.
+
+        With two classes a 1-D array, ``logit(classes_[1]) - logit(classes_[0])``
+        (positive: evidence for ``classes_[1]``), which is what scikit-learn's
+        scorers (``roc_auc``, ``average_precision``) expect; with more
+        classes the logits, one column per class. :meth:`logits` always
+        gives one column per class.
+
+        Parameters
+        ----------
+        X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+            Trials like those at fit.
+
+        Returns
+        -------
+        scores : ndarray, shape (n_trials,) or (n_trials, n_classes)
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            Data unlike those at fit, or not finite.
+        """
+        logits = self.logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
     def predict_proba(self, X):
-        """Class probabilities (softmax of the scores), shape (n_trials, n_classes)."""
-        scores = self.decision_function(X)
+        """Class probabilities (softmax of the logits), shape (n_trials, n_classes).
+
+        Parameters
+        ----------
+        X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+            Trials like those at fit.
+
+        Returns
+        -------
+        proba : ndarray, shape (n_trials, n_classes)
+            Column ``k`` belongs to ``classes_[k]``.
+        """
+        scores = self.logits(X)
         scores = scores - scores.max(axis=1, keepdims=True)
         p = np.exp(scores)
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        """Predicted class label per trial."""
-        scores = self.decision_function(X)
-        return self.classes_[scores.argmax(axis=1)]
+        """Predicted class label per trial.
+
+        Parameters
+        ----------
+        X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+            Trials like those at fit.
+
+        Returns
+        -------
+        y_pred : ndarray, shape (n_trials,)
+        """
+        index = self.logits(X).argmax(axis=1)  # checks it is fitted before classes_ is read
+        return self.classes_[index]
 
     def score(self, X, y=None, sample_weight=None):
-        """Accuracy; with epochs, labels default to the event names."""
-        if y is None and isinstance(X, mne.BaseEpochs):
+        """Accuracy; with epochs, labels default to the event names.
+
+        Parameters
+        ----------
+        X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+            Trials.
+        y : array, shape (n_trials,) | None
+            True labels; required for array input.
+        sample_weight : array | None
+            Per-trial weights.
+
+        Returns
+        -------
+        accuracy : float
+        """
+        if y is None:
+            if not isinstance(X, mne.BaseEpochs):
+                raise ValueError("y is required with array input.")
+            self._check_fitted()
             y = epochs_to_arrays(X)[1]
         return super().score(X, y, sample_weight=sample_weight)
 
     # ------------------------------------------------------------- save/load
-    def save(self, fname):
+    def save(self, fname, *, overwrite=False):
         """Save the fitted classifier (configuration, weights, scaling).
+
+        The file is written under a temporary name in the same folder and
+        renamed into place, so a run killed while saving leaves any earlier
+        file intact.
 
         Parameters
         ----------
         fname : path-like
             Output file (conventionally ``.pt``).
+        overwrite : bool
+            Replace an existing file (MNE's convention: off by default).
+
+        Returns
+        -------
+        fname : pathlib.Path
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        FileExistsError
+            ``fname`` exists and ``overwrite`` is False.
         """
         self._check_fitted()
+        fname = check_output_file(fname, overwrite)
         state = {
             "params": self.get_params(),
             "state_dict": self.module_.state_dict(),
-            "fitted": {k: getattr(self, k) for k in (
-                "classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "sfreq_",
-                "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_")},
+            "fitted": {k: getattr(self, k) for k in _FITTED},
         }
-        torch.save(state, Path(fname))
-        return Path(fname)
+        with atomic_file(fname) as tmp:
+            torch.save(state, tmp)
+        return fname
 
     @classmethod
     def load(cls, fname):
-        """Load a classifier saved with :meth:`save`; predictions are identical."""
-        state = torch.load(Path(fname), weights_only=False)
+        """Load a classifier saved with :meth:`save`; predictions are identical.
+
+        The file is unpickled: load only files you trust.
+
+        Parameters
+        ----------
+        fname : path-like
+            A file written by :meth:`save`.
+
+        Returns
+        -------
+        clf : EEGClassifier
+            Fitted.
+
+        Raises
+        ------
+        FileNotFoundError
+            No such file.
+        IsADirectoryError
+            ``fname`` is a folder.
+        ValueError
+            The file is truncated, corrupt, or not a saved EEGClassifier.
+        """
+        import pickle
+        import zipfile
+
+        fname = Path(fname).expanduser()
+        if fname.is_dir():
+            raise IsADirectoryError(f"{fname} is a folder; give a classifier file (.pt).")
+        if not fname.is_file():
+            raise FileNotFoundError(f"No such classifier file: {fname}")
+        try:
+            state = torch.load(fname, weights_only=False)
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
+                ValueError, AttributeError, ModuleNotFoundError) as err:
+            raise ValueError(
+                f"{fname} could not be read as a saved EEGClassifier: it is truncated, "
+                f"corrupt or another kind of file ({type(err).__name__}: {err})."
+            ) from None
+        if not isinstance(state, dict) or not {"params", "state_dict", "fitted"} <= set(state):
+            raise ValueError(f"{fname} is not a file written by EEGClassifier.save.")
+        missing = [k for k in _FITTED if k not in state["fitted"] and k not in _OPTIONAL]
+        if missing:
+            raise ValueError(f"{fname} lacks the fitted value(s) {missing}; save it again.")
         clf = cls(**state["params"])
         for key, val in state["fitted"].items():
             setattr(clf, key, val)
         if "patterns_" not in state["fitted"]:  # saved before patterns were measured
             clf.patterns_ = None
+        if "tmin_" not in state["fitted"]:  # saved before the epoch start was kept
+            clf.tmin_ = None
         module = make_model(clf.model, clf.n_channels_, clf.n_times_, len(clf.classes_),
                             clf.sfreq_, **(clf.model_params or {}))
-        module.load_state_dict(state["state_dict"])
+        try:
+            module.load_state_dict(state["state_dict"])
+        except RuntimeError as err:
+            raise ValueError(f"{fname}: the saved weights do not fit the network ({err}).") \
+                from None
         clf.module_ = module.eval()
         return clf

@@ -1,4 +1,10 @@
-"""The ``neurolrp`` command line: ``demo`` and ``run``."""
+"""The ``neurolrp`` command line: ``demo`` and ``run``.
+
+Every user error (a bad option, a missing or unreadable file, an output
+folder that is not empty) prints one line, ``neurolrp CMD: error: ...``, and
+exits with a non-zero status (2 for options argparse refuses, 1 for the
+rest, 130 when interrupted); never a traceback.
+"""
 
 import argparse
 import sys
@@ -25,7 +31,7 @@ def _run_report(epochs, args):
     t0 = time.perf_counter()
     summary = subject_report(epochs, args.out, models=tuple(args.models),
                              composite=args.composite, n_splits=args.folds, seed=args.seed,
-                             verbose=args.verbose)
+                             overwrite=args.overwrite, verbose=args.verbose)
     print("\nCross-validated accuracy (same folds):")
     for model, acc in summary["accuracy"].items():
         print(f"  {model:10s} {acc['mean']:.3f} ± {acc['sd']:.3f}")
@@ -44,18 +50,44 @@ def _run_report(epochs, args):
     return 0
 
 
+def _check_common(args):
+    """Option values argparse cannot check, and the output folder: before any work."""
+    from ._checks import check_output_folder
+    from .report import REPORT_FILES
+
+    if args.folds < 2:
+        raise ValueError(f"--folds must be at least 2, got {args.folds}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be 0 or more, got {args.seed}")
+    if len(set(args.models)) != len(args.models):
+        raise ValueError(f"--models lists a network twice: {' '.join(args.models)}")
+    check_output_folder(args.out, args.overwrite, REPORT_FILES)
+
+
 def cmd_demo(args):
     from .datasets import load_eegbci
 
+    _check_common(args)
     epochs = load_eegbci(1, "imagery/hands-feet", resample=80, verbose=False)
     return _run_report(epochs, args)
 
 
 def cmd_run(args):
+    import math
+
     from .datasets import load_eegbci, load_epochs
 
     if (args.dataset is None) == (args.epochs is None):
         raise ValueError("give either --dataset eegbci (with --subject, --task) or --epochs FILE")
+    if not 1 <= args.subject <= 109:
+        raise ValueError(f"--subject must be from 1 to 109, got {args.subject}")
+    if not math.isfinite(args.resample) or args.resample < 0:
+        raise ValueError(f"--resample must be a rate in Hz (0 keeps the data's), got "
+                         f"{args.resample:g}")
+    if args.data_path is not None and Path(args.data_path).exists() and \
+            not Path(args.data_path).is_dir():
+        raise ValueError(f"--data-path {args.data_path} is a file, not a folder")
+    _check_common(args)
     if args.epochs is not None:
         epochs = load_epochs(args.epochs, verbose=False)
         if args.resample:
@@ -81,15 +113,24 @@ def _add_common(p):
                    "default: %(default)s)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the report in a non-empty --out folder (default: refuse)")
     p.add_argument("--quiet", dest="verbose", action="store_false", help="no progress output")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with option errors on one line (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="neurolrp",
         description="Explain deep-learning decisions on EEG, trial by trial, with LRP.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo = sub.add_parser(
         "demo", help="run the whole job on the bundled subject (imagery, hands vs feet)",
         description="Run the whole job on the bundled subject 1 of PhysioNet eegmmidb "
@@ -135,8 +176,15 @@ def main(argv=None):
         return 2
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, TypeError) as err:
-        print(f"neurolrp {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"neurolrp {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, TypeError) as err:  # user errors; anything else is a bug
+        message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        if isinstance(err, OSError) and err.filename and str(err.filename) not in message:
+            message += f": {err.filename}"
+        print(f"neurolrp {args.command}: error: {message or type(err).__name__}",
+              file=sys.stderr)
         return 1
 
 

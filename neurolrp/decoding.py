@@ -15,6 +15,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
+from ._checks import check_bool, check_data, check_int, pick_eeg
 from ._utils import logger, use_log_level
 from .classifier import EEGClassifier, epochs_to_arrays
 from .models import MODELS
@@ -193,7 +194,9 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
     Parameters
     ----------
     epochs : mne.Epochs
-        One subject's trials; classes are the event names.
+        One subject's trials; classes are the event names. Only the good EEG
+        channels are used (non-EEG and bad channels are dropped, and the
+        log says which), by the networks and the baseline alike.
     models : sequence of str
         Networks to evaluate (``"shallow"``, ``"eegnet"``, ``"sturm"``).
     n_splits : int
@@ -223,18 +226,43 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
     Raises
     ------
     TypeError
-        If ``epochs`` is not ``mne.Epochs``.
+        If ``epochs`` is not ``mne.Epochs``, or an argument has the wrong
+        type.
     ValueError
         If a model or baseline is unknown or named twice, there is nothing
-        to evaluate, ``baselines`` is given with ``baseline=False``, or a
-        class has fewer trials than folds.
+        to evaluate, ``baselines`` is given with ``baseline=False``, a class
+        has fewer trials than folds, ``n_splits < 2``, ``classifier_params``
+        are bad, or the data are not finite: all before any training.
     """
     if not isinstance(epochs, mne.BaseEpochs):
         raise TypeError(f"epochs must be mne.Epochs, got {type(epochs).__name__}.")
+    if isinstance(models, str):
+        models = (models,)
+    if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
+        raise TypeError(f"models must be a list of network names, got {models!r}.")
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"Unknown model(s) {unknown}; choose from {sorted(MODELS)}.")
+    if len(set(models)) != len(models):
+        raise ValueError(f"models lists a network twice: {list(models)}.")
+    n_splits = check_int(n_splits, "n_splits", low=2)
+    seed = check_int(seed, "seed", low=0)
+    baseline = check_bool(baseline, "baseline")
+    if classifier_params is not None:
+        if not isinstance(classifier_params, dict):
+            raise TypeError("classifier_params must be a dict or None, got "
+                            f"{type(classifier_params).__name__}.")
+        fixed = sorted(set(classifier_params) & {"model", "seed", "verbose"})
+        if fixed:
+            raise ValueError(f"classifier_params cannot set {fixed}: cross_validate sets the "
+                             "model, seed and verbosity itself.")
+        # every network's parameters are checked now, not in the first fold
+        for name in models:
+            EEGClassifier(name, seed=seed, verbose=False, **classifier_params)._validate_params()
+    with use_log_level(verbose):
+        epochs = pick_eeg(epochs)  # once: every model and the baseline see the same channels
     X, y, sfreq = epochs_to_arrays(epochs)
+    check_data(X, "The epochs' data", cast=False)
     classes, counts = np.unique(y, return_counts=True)
     if counts.min() < n_splits:
         raise ValueError(

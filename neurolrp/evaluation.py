@@ -19,13 +19,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ._utils import check_finite, progress
+from ._checks import check_data, check_like_fit, epochs_arrays
+from ._utils import progress
 from .attribution import explain
-from .classifier import EEGClassifier, epochs_to_arrays
+from .classifier import EEGClassifier
+from .decoding import BASELINES, CVResult
 
 GRANULARITIES = ("patch", "channel", "time")
-#: Names of the classical baselines in a CVResult (not networks).
-BASELINES = ("csp+lda", "slda")
 #: Methods whose maps are sensitivities (ranked by magnitude), not signed evidence.
 MAGNITUDE_METHODS = ("gradient", "deconvnet", "guided-backprop")
 SENSORIMOTOR = ("FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
@@ -47,15 +47,46 @@ class PerturbationResult:
         ``method``, ``granularity``, ``order``, ``aopc`` (mean over trials),
         ``ci_low``, ``ci_high`` (95 % normal interval over trials),
         ``n_trials``.
+    per_trial : pandas.DataFrame
+        ``method``, ``granularity``, ``order``, ``trial`` (index into the
+        perturbed data), ``aopc``: for paired comparisons of methods.
     """
 
     curves: pd.DataFrame
     aopc: pd.DataFrame
+    per_trial: pd.DataFrame = None
 
     def table(self, order="morf"):
         """AOPC as a methods x granularities table."""
         df = self.aopc[self.aopc.order == order]
         return df.pivot(index="method", columns="granularity", values="aopc")
+
+    def compare(self, a, b, order="morf"):
+        """Paired difference of AOPC, method ``a`` minus ``b``, per granularity.
+
+        Both methods were scored on the same trials, so the large
+        trial-to-trial spread of the scores, which widens each method's own
+        interval, cancels in the difference.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            ``granularity``, ``difference`` (mean over trials), ``ci_low``,
+            ``ci_high`` (95 % normal interval), ``n_trials``.
+        """
+        df = self.per_trial[self.per_trial.order == order]
+        rows = []
+        for gran, d in df.groupby("granularity", sort=False):
+            pa = d[d.method == a].set_index("trial").aopc
+            pb = d[d.method == b].set_index("trial").aopc
+            if pa.empty or pb.empty:
+                raise ValueError(f"No AOPC for {a!r} or {b!r}; have {sorted(set(d.method))}.")
+            diff = (pa - pb.loc[pa.index]).to_numpy()
+            m = diff.mean()
+            s = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+            rows.append({"granularity": gran, "difference": m, "ci_low": m - 1.96 * s,
+                         "ci_high": m + 1.96 * s, "n_trials": len(diff)})
+        return pd.DataFrame(rows)
 
 
 REPLACEMENTS = ("conditional", "resample", "noise", "mean")
@@ -245,6 +276,9 @@ def target_selector(targets, classes):
                  for j, b in enumerate(classes) if i != j}
     E = np.zeros((len(targets), len(classes)))
     for n, tgt in enumerate(map(str, targets)):
+        if tgt in classes and tgt in contrasts:
+            raise ValueError(f"The target {tgt!r} names both a class and the contrast "
+                             f"{contrasts[tgt]} of two classes; rename the classes.")
         if tgt in classes:
             E[n, classes.index(tgt)] = 1.0
         elif tgt in contrasts:
@@ -256,22 +290,21 @@ def target_selector(targets, classes):
     return E
 
 
-def _as_scaled(clf, part):
-    """Scaled float32 trials of epochs or an array, checked against the classifier."""
+def _as_scaled(clf, part, what="data"):
+    """Scaled float32 trials of epochs or an array, checked against the classifier.
+
+    Returns the trials and their channel names (the good EEG channels of
+    epochs, as everywhere in neurolrp; ``None`` for an array).
+    """
     if hasattr(part, "events"):
-        X = epochs_to_arrays(part)[0]
-        names = list(part.ch_names)
-        if clf.ch_names_ is not None and names != list(clf.ch_names_):
-            raise ValueError("The epochs' channels differ from those the classifier was fitted "
-                             "on (names or order); reorder them with "
-                             "epochs.reorder_channels(clf.ch_names_).")
+        X, _, sfreq, names = epochs_arrays(part, what)
+        tmin = float(part.tmin)
     else:
-        X = np.asarray(part)
-    if X.ndim != 3 or X.shape[1:] != (clf.n_channels_, clf.n_times_):
-        raise ValueError(f"The data have shape {X.shape}; the classifier takes (n_trials, "
-                         f"{clf.n_channels_}, {clf.n_times_}).")
-    check_finite(X, "data")
-    return np.ascontiguousarray(clf.scale(X), dtype=np.float32)
+        X, sfreq, names, tmin = part, None, None, None
+    X = check_data(X, what)
+    check_like_fit(clf, n_channels=X.shape[1], n_times=X.shape[2], ch_names=names,
+                   sfreq=sfreq, tmin=tmin, data=X, what=what)
+    return np.ascontiguousarray(clf.scale(X), dtype=np.float32), names
 
 
 def _check_relevance(rels, n_trials, ch_names):
@@ -289,7 +322,7 @@ def _check_relevance(rels, n_trials, ch_names):
         if ch_names is not None and [str(c) for c in rel.channel.values] != list(ch_names):
             raise ValueError(f"relevance[{name!r}] is labelled with other channels (or another "
                              "order) than the data.")
-        check_finite(rel.values, f"relevance[{name!r}]")
+        check_data(rel.values, f"relevance[{name!r}]", cast=False)
 
 
 def _check_scores(rels, f0):
@@ -307,14 +340,29 @@ def _check_scores(rels, f0):
                 "data, in the same order, with this model.")
 
 
+def _check_cv_data(cv, data):
+    """``data`` must be the epochs that were cross-validated: count and labels."""
+    n_cv = sum(len(test) for _, test in cv.folds)
+    if len(data) != n_cv:
+        raise ValueError(f"data have {len(data)} trials; the cross-validation had {n_cv}. "
+                         "Pass the epochs that were cross-validated.")
+    if hasattr(data, "events"):
+        y = epochs_arrays(data)[1]
+        pred = cv.predictions.drop_duplicates("trial").set_index("trial").sort_index()
+        if not np.array_equal(np.asarray(y, dtype=str), pred.y_true.to_numpy(dtype=str)):
+            raise ValueError("The epochs' labels differ from those that were cross-validated "
+                             "(another recording or another trial order); pass the same "
+                             "epochs.")
+
+
 def _reference(clf, Xs, data, train, reference, replacement):
     """(reference trials, whether they are the perturbed trials, spatial precision)."""
     if replacement in ("mean", "noise"):
         return None, False, None
     if train is not None:
-        ref, self_donor = _as_scaled(clf, data[train]), False
+        ref, self_donor = _as_scaled(clf, data[train], "training trials")[0], False
     elif reference is not None:
-        ref, self_donor = _as_scaled(clf, reference), False
+        ref, self_donor = _as_scaled(clf, reference, "reference")[0], False
     else:
         if len(Xs) < 2:
             raise ValueError(f"replacement={replacement!r} needs reference trials: pass "
@@ -327,7 +375,7 @@ def _reference(clf, Xs, data, train, reference, replacement):
 def perturbation(model, data, relevance=None, *, network=None,
                  methods=("lrp", "gradient", "random"), composite=None,
                  granularities=GRANULARITIES, n_steps=10, max_fraction=0.5,
-                 patch_seconds=0.25, replacement="resample", reference=None, seed=0,
+                 patch_seconds=0.25, replacement="conditional", reference=None, seed=0,
                  verbose=None):
     """Perturbation analysis: remove the most (least) relevant inputs first.
 
@@ -364,20 +412,32 @@ def perturbation(model, data, relevance=None, *, network=None,
         Share of the units removed at the last step, in (0, 1].
     patch_seconds : float
         Length of a patch or time window.
-    replacement : "resample" | "noise" | "mean"
-        What replaces a removed unit. ``"resample"`` (default): the same
-        channel and time of a randomly drawn *training* trial (a draw from
-        the data's own distribution, as in permutation importance), so the
-        unit keeps the spectrum, power and spatial statistics of real EEG
-        and loses only what was specific to this trial. ``"noise"``: white
-        Gaussian noise with the channel's training mean and variance; for
-        band-passed EEG most of its power falls outside the band, so a
-        power-based network reads a replaced channel as a desynchronisation.
-        ``"mean"``: the training mean, which removes the power altogether (a
-        fake desynchronisation). See :func:`neutrality` for the measurement.
+    replacement : "conditional" | "resample" | "noise" | "mean"
+        What replaces a removed unit; :func:`neutrality` measures whether a
+        replacement removes information and nothing else.
+
+        - ``"conditional"`` (default): the removed samples of a trial are
+          drawn from a random *reference* trial at the same channels and
+          times, *given* the channels that remain: ``x_S = d_S + E[x_S - d_S
+          | x_R - d_R]`` under a Gaussian model of the spatial covariance
+          (Strobl et al. 2008; Zintgraf et al. 2017). The trial keeps the
+          spectrum, power and spatial correlations of real EEG and loses
+          what was specific to it; the only replacement that was neutral at
+          every granularity here (simulated and real motor imagery).
+        - ``"resample"``: each unit from its own random reference trial
+          (the data's marginal, as in permutation importance). Neutral for
+          whole time windows, but a channel copied from another trial no
+          longer correlates with its neighbours, so a spatial filter stops
+          cancelling the background and reads more power.
+        - ``"noise"``: white noise with the channel's training mean and
+          variance; band-passed EEG has its power in the band and white
+          noise does not, so a power-based network reads a replaced channel
+          as a desynchronisation.
+        - ``"mean"``: the training mean, which removes the power altogether.
     reference : mne.Epochs | array | None
-        Trials that ``"resample"`` draws from. Default: with a CVResult each
-        fold's training trials; with a classifier the other trials of
+        Trials that ``"conditional"`` and ``"resample"`` draw from (and whose
+        spatial covariance the conditional uses). Default: with a CVResult
+        each fold's training trials; with a classifier the other trials of
         ``data`` (pass the training trials when you have them).
     seed : int
         Seed of the replacements, the random method and tie breaking.
@@ -391,8 +451,6 @@ def perturbation(model, data, relevance=None, *, network=None,
         ``L+1`` steps (Samek et al. 2017), per trial then averaged, with
         ``f`` the explained output.
     """
-    from .decoding import CVResult
-
     if replacement not in REPLACEMENTS:
         raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {replacement!r}.")
     for g in granularities:
@@ -412,10 +470,7 @@ def perturbation(model, data, relevance=None, *, network=None,
         network = network or nets[0]
         if network not in nets:
             raise ValueError(f"No cross-validated network {network!r}; have {nets}.")
-        n_cv = sum(len(test) for _, test in model.folds)
-        if n_data != n_cv:
-            raise ValueError(f"data have {n_data} trials; the cross-validation had {n_cv}. "
-                             "Pass the epochs that were cross-validated.")
+        _check_cv_data(model, data)
         pairs = [(est, train, test) for est, (train, test)
                  in zip(model.estimators[network], model.folds)]
         if relevance is not None:
@@ -430,10 +485,10 @@ def perturbation(model, data, relevance=None, *, network=None,
         model._check_fitted()
         pairs = [(model, None, None)]
 
-    per = {}
+    per, trial_ids = {}, []
     for clf, train, test in progress(pairs, "Perturbation", total=len(pairs), verbose=verbose):
         part = data if test is None else data[test]
-        Xs = _as_scaled(clf, part)
+        Xs, ch_names = _as_scaled(clf, part)
         if relevance is None:
             rels = {m: explain(clf, part, _method(m), composite=_composite(m, composite),
                                seed=seed, verbose=False) for m in methods}
@@ -441,7 +496,6 @@ def perturbation(model, data, relevance=None, *, network=None,
             rels = relevance
         else:
             rels = {m: r.sel(trial=np.asarray(test)) for m, r in relevance.items()}
-        ch_names = list(part.ch_names) if hasattr(part, "ch_names") else None
         _check_relevance(rels, len(Xs), ch_names)
         E = target_selector(next(iter(rels.values())).target.values, clf.classes_)
         _check_scores(rels, _scores(clf.module_, Xs, E))
@@ -453,8 +507,10 @@ def perturbation(model, data, relevance=None, *, network=None,
                               self_donor, precision, rng)
         for key, (drops, frac) in res.items():
             per.setdefault(key, ([], frac))[0].append(drops)
+        trial_ids.append(np.arange(len(Xs)) if test is None else np.asarray(test))
 
-    curves, aopc = [], []
+    trial_ids = np.concatenate(trial_ids)
+    curves, aopc, per_trials = [], [], []
     for (method, gran, order), (chunks, frac) in per.items():
         drops = np.concatenate(chunks)
         n = len(drops)
@@ -466,7 +522,10 @@ def perturbation(model, data, relevance=None, *, network=None,
         m, s = per_trial.mean(), (per_trial.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0)
         aopc.append({"method": method, "granularity": gran, "order": order, "aopc": m,
                      "ci_low": m - 1.96 * s, "ci_high": m + 1.96 * s, "n_trials": n})
-    return PerturbationResult(pd.DataFrame(curves), pd.DataFrame(aopc))
+        per_trials.append(pd.DataFrame({"method": method, "granularity": gran, "order": order,
+                                        "trial": trial_ids, "aopc": per_trial}))
+    return PerturbationResult(pd.DataFrame(curves), pd.DataFrame(aopc),
+                              pd.concat(per_trials, ignore_index=True))
 
 
 def neutrality(model, data, *, replacements=REPLACEMENTS, fraction=0.1, granularity="patch",
@@ -515,8 +574,6 @@ def neutrality(model, data, *, replacements=REPLACEMENTS, fraction=0.1, granular
         (mean absolute change of the outputs, same units: the information
         lost plus any artefact).
     """
-    from .decoding import CVResult
-
     for r in replacements:
         if r not in REPLACEMENTS:
             raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {r!r}.")
@@ -525,6 +582,9 @@ def neutrality(model, data, *, replacements=REPLACEMENTS, fraction=0.1, granular
     if isinstance(model, CVResult):
         nets = [m for m in model.estimators if m not in BASELINES]
         network = network or nets[0]
+        if network not in nets:
+            raise ValueError(f"No cross-validated network {network!r}; have {nets}.")
+        _check_cv_data(model, data)
         pairs = [(est, train, test) for est, (train, test)
                  in zip(model.estimators[network], model.folds)]
     else:
@@ -532,14 +592,14 @@ def neutrality(model, data, *, replacements=REPLACEMENTS, fraction=0.1, granular
             raise TypeError("model must be a fitted EEGClassifier or a CVResult.")
         model._check_fitted()
         pairs = [(model, None, None)]
-    y_all = epochs_to_arrays(data)[1] if hasattr(data, "events") else None
+    y_all = epochs_arrays(data)[1] if hasattr(data, "events") else None
     rows = []
     for rep in replacements:
         rng = np.random.default_rng(seed)
         before, after, labels = [], [], []
         for clf, train, test in pairs:
             part = data if test is None else data[test]
-            Xs = _as_scaled(clf, part)
+            Xs = _as_scaled(clf, part)[0]
             n, c, t = Xs.shape
             ids, w = _unit_ids(granularity, c, t, clf.sfreq_, patch_seconds)
             n_units = int(ids.max()) + 1
@@ -627,6 +687,17 @@ def _truth_mask(truth, cls):
     raise ValueError(f"The truth has no class {cls!r}; it has {names}.")
 
 
+def _check_rel(rel, what="relevance"):
+    """A relevance DataArray with finite values (the convention's dims)."""
+    import xarray as xr
+
+    if not isinstance(rel, xr.DataArray):
+        raise TypeError(f"{what} must be a relevance DataArray, got {type(rel).__name__}.")
+    if rel.dims != ("trial", "channel", "time"):
+        raise ValueError(f"{what} must have dims ('trial', 'channel', 'time'), got {rel.dims}.")
+    check_data(rel.values, what, cast=False)
+
+
 def localization(relevance, truth):
     """Ground truth on simulated data: does the relevance sit where the classes differ?
 
@@ -660,6 +731,7 @@ def localization(relevance, truth):
     """
     from sklearn.metrics import roc_auc_score
 
+    _check_rel(relevance)
     names = [str(c) for c in relevance.channel.values]
     missing = [c for c in names if c not in set(map(str, truth.channel.values))]
     if missing:
@@ -715,6 +787,7 @@ def trial_consistency(relevance):
         ``corr_topo`` (correlation of the scalp maps, relevance summed over
         time) and ``corr_map`` (of the channel x time maps).
     """
+    _check_rel(relevance)
     values = relevance.values.astype(np.float64)
     targets = np.array([str(t) for t in relevance.target.values])
     rows = []
@@ -762,8 +835,12 @@ def context_use(relevance, channels=None, times=None):
         positive relevance), ``share_inside`` and ``share_of_inputs`` (the
         region's share of all inputs: what a context-blind map would get).
     """
+    _check_rel(relevance)
     if channels is None and times is None:
         raise ValueError("Give channels and/or times to define the region of interest.")
+    if isinstance(channels, str):
+        raise TypeError(f"channels must be a list of channel names, got the string "
+                        f"{channels!r}; write [{channels!r}] for one channel.")
     ch = [str(c) for c in relevance.channel.values]
     in_ch = np.ones(len(ch), bool)
     if channels is not None:
@@ -773,6 +850,9 @@ def context_use(relevance, channels=None, times=None):
         in_ch = np.isin(ch, list(channels))
     t = relevance.time.values
     in_t = np.ones(len(t), bool) if times is None else (t >= times[0]) & (t <= times[1])
+    if not in_t.any():
+        raise ValueError(f"The window {times} holds no sample of the relevance "
+                         f"({t[0]:g} to {t[-1]:g} s).")
     mask = in_ch[:, None] & in_t[None, :]
     pos = np.clip(relevance.values, 0, None)
     inside = pos[:, mask].sum(axis=1)
@@ -786,6 +866,27 @@ def context_use(relevance, channels=None, times=None):
         if c in relevance.coords:
             df[c] = relevance[c].values
     return df
+
+
+def _aligned(rel_a, rel_b):
+    """The two relevance arrays on the same trials, channels (by name) and times."""
+    for what, rel in (("rel_a", rel_a), ("rel_b", rel_b)):
+        _check_rel(rel, what)
+        if "y_true" not in rel.coords:
+            raise ValueError(f"{what} has no y_true: explain labelled data to compare classes.")
+    if rel_a.sizes["trial"] != rel_b.sizes["trial"] or \
+            not np.array_equal(rel_a.trial.values, rel_b.trial.values):
+        raise ValueError("rel_a and rel_b must explain the same trials.")
+    ch_a, ch_b = [str(c) for c in rel_a.channel.values], [str(c) for c in rel_b.channel.values]
+    if sorted(ch_a) != sorted(ch_b):
+        raise ValueError("rel_a and rel_b must have the same channels (by name).")
+    if not np.allclose(rel_a.time.values, rel_b.time.values):
+        raise ValueError("rel_a and rel_b must have the same time samples.")
+    if not np.array_equal(np.asarray(rel_a.target.values, str),
+                          np.asarray(rel_b.target.values, str)):
+        raise ValueError("rel_a and rel_b explain other targets; explain the same class or "
+                         "contrast (e.g. target='true') with both.")
+    return rel_a, rel_b.sel(channel=rel_a.channel.values)
 
 
 def compare_classifiers(rel_a, rel_b, *, k=10, channels=SENSORIMOTOR, names=("a", "b")):
@@ -810,9 +911,7 @@ def compare_classifiers(rel_a, rel_b, *, k=10, channels=SENSORIMOTOR, names=("a"
         ``topk_overlap`` (Jaccard overlap of the top-k channels) and the
         share of positive relevance in ``channels`` for each classifier.
     """
-    if rel_a.sizes["trial"] != rel_b.sizes["trial"] or \
-            not np.array_equal(rel_a.trial.values, rel_b.trial.values):
-        raise ValueError("rel_a and rel_b must explain the same trials.")
+    rel_a, rel_b = _aligned(rel_a, rel_b)
     ch = [str(c) for c in rel_a.channel.values]
     roi = [c for c in channels if c in ch]
     rows = []
@@ -841,6 +940,7 @@ def plot_compare_classifiers(rel_a, rel_b, names=("a", "b"), tmin=0.5, tmax=2.5)
     from .relevance import to_info
     from .viz import _sym_limit, _topomap, window_sums
 
+    rel_a, rel_b = _aligned(rel_a, rel_b)
     table = compare_classifiers(rel_a, rel_b, names=names)
     classes = list(table["class"])
     info = to_info(rel_a)

@@ -159,12 +159,20 @@ def validate_relevance(rel):
                 f"attr {key!r} is a {type(val).__name__}; netCDF stores only strings, numbers "
                 "and lists of strings (encode dicts as JSON)."
             )
+    names = [str(c) for c in rel.channel.values]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"relevance has duplicate channel names {dup[:10]}.")
     if not np.isfinite(rel.values).all():
         raise ValueError("relevance holds NaN or infinite values.")
 
 
-def save_relevance(rel, fname):
+def save_relevance(rel, fname, *, overwrite=False):
     """Save relevance to a netCDF-4 file (netCDF4 engine).
+
+    The file is written under a temporary name in the same folder and then
+    renamed into place, so a run killed while saving leaves the previous
+    file (if any) intact and readable.
 
     Parameters
     ----------
@@ -172,14 +180,30 @@ def save_relevance(rel, fname):
         A relevance array (validated before writing).
     fname : path-like
         Output file, conventionally ``*.nc``.
+    overwrite : bool
+        Replace an existing file (MNE's convention: off by default).
 
     Returns
     -------
     fname : pathlib.Path
+
+    Raises
+    ------
+    FileExistsError
+        ``fname`` exists and ``overwrite`` is False.
+    IsADirectoryError
+        ``fname`` is a folder.
+    FileNotFoundError
+        The folder of ``fname`` does not exist.
+    ValueError, TypeError
+        ``rel`` does not follow the relevance convention.
     """
+    from ._checks import atomic_file, check_output_file
+
     validate_relevance(rel)
-    fname = Path(fname)
-    rel.to_netcdf(fname, engine="netcdf4")
+    fname = check_output_file(fname, overwrite)
+    with atomic_file(fname) as tmp:
+        rel.to_netcdf(tmp, engine="netcdf4")
     return fname
 
 
@@ -195,17 +219,38 @@ def load_relevance(fname):
     -------
     relevance : xarray.DataArray
         Identical (values, coordinates, attrs) to what was saved.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    IsADirectoryError
+        ``fname`` is a folder.
+    ValueError
+        The file is truncated or corrupt, not a netCDF file, or holds
+        something other than one relevance array.
     """
-    fname = Path(fname)
-    if not fname.exists():
+    fname = Path(fname).expanduser()
+    if fname.is_dir():
+        raise IsADirectoryError(f"{fname} is a folder; give a relevance file (.nc).")
+    if not fname.is_file():
         raise FileNotFoundError(f"No such relevance file: {fname}")
-    with xr.open_dataarray(fname, engine="netcdf4") as rel:
-        rel = rel.load()
+    try:
+        with xr.open_dataarray(fname, engine="netcdf4") as rel:
+            rel = rel.load()
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        raise ValueError(
+            f"{fname} could not be read as relevance: it is truncated, corrupt, not a netCDF "
+            f"file or holds several variables ({type(err).__name__}: {err})."
+        ) from None
     for key, val in rel.attrs.items():
         # netCDF hands lists back as arrays; the convention keeps lists
         if isinstance(val, np.ndarray):
             rel.attrs[key] = val.tolist()
-    validate_relevance(rel)
+    try:
+        validate_relevance(rel)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{fname} is not a valid relevance file: {err}") from None
     return rel
 
 

@@ -12,12 +12,16 @@ import numpy as np
 import torch
 
 from . import __version__
+from ._checks import (atomic_folder, check_bool, check_int, check_output_folder, pick_eeg)
 from ._utils import logger, use_log_level
 from .attribution import explain_out_of_fold
 from .decoding import BASELINE, cross_validate
 from .lrp.composites import DEFAULT_COMPOSITE, get_composite
-from .relevance import save_relevance
+from .relevance import channel_positions, save_relevance
 from .viz import class_average, plot_channel_time, plot_class_gallery, plot_topomap
+
+#: The files a report folder holds (all written together, or none).
+REPORT_FILES = ("report.html", "summary.json", "relevance.nc")
 
 SECTIONS = ("Data", "Accuracy", "Relevance over time", "Channel x time",
             "Misclassified trials", "Explanation quality", "How it was made")
@@ -91,7 +95,7 @@ def _confusion_figure(result, model):
 
 def subject_report(epochs, out_dir, *, models=("shallow",), explain_model=None,
                    composite=None, n_splits=5, seed=0, title=None, quality=True,
-                   classifier_params=None, verbose=True):
+                   classifier_params=None, overwrite=False, verbose=True):
     """Cross-validate, explain every trial out of fold, and write a report.
 
     Parameters
@@ -100,6 +104,9 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model=None,
         One subject's epochs (classes are the event names).
     out_dir : path-like
         Folder for ``report.html``, ``summary.json`` and ``relevance.nc``.
+        The folder is written as a whole: the files go to a temporary folder
+        beside it, which is renamed into place when all are done, so an
+        interrupted run leaves the previous report (if any) as it was.
     models : sequence of str
         Networks to cross-validate beside CSP + LDA.
     explain_model : str | None
@@ -115,6 +122,10 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model=None,
         module is available.
     classifier_params : dict | None
         Extra :class:`~neurolrp.EEGClassifier` parameters.
+    overwrite : bool
+        Replace an existing report in ``out_dir``. A non-empty ``out_dir`` is
+        an error without it (MNE's convention), and a folder that holds
+        files other than a report's is never replaced.
     verbose : bool
         Show progress.
 
@@ -123,23 +134,61 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model=None,
     summary : dict
         The headline numbers (also written to ``summary.json``), with the
         paths of the files written.
+
+    Raises
+    ------
+    FileExistsError
+        ``out_dir`` is not empty and ``overwrite`` is False, or it holds
+        files that are not a report's.
+    NotADirectoryError
+        ``out_dir`` is a file.
+    PermissionError
+        ``out_dir`` cannot be written.
+    TypeError, ValueError
+        Bad arguments, or epochs without usable EEG channels or scalp
+        positions. All raised before any work.
     """
+    from .models import MODELS
+
     t_start = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_folder(out_dir, overwrite, REPORT_FILES)
+    if isinstance(models, str):
+        models = (models,)
+    if not isinstance(models, (list, tuple)) or not models or \
+            any(not isinstance(m, str) or m not in MODELS for m in models):
+        raise ValueError(f"models must be a non-empty list of {sorted(MODELS)}, got {models!r}.")
     explain_model = explain_model or models[0]
     if explain_model not in models:
         raise ValueError(f"explain_model {explain_model!r} is not among models {list(models)}.")
     comp = get_composite(composite if composite is not None else DEFAULT_COMPOSITE)
-    title = title or (epochs.info.get("description") or "neurolrp subject report")
+    n_splits = check_int(n_splits, "n_splits", low=2)
+    check_int(seed, "seed", low=0)
+    quality = check_bool(quality, "quality")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a string, got {type(title).__name__}.")
+    if classifier_params is not None and not isinstance(classifier_params, dict):
+        raise TypeError("classifier_params must be a dict or None, got "
+                        f"{type(classifier_params).__name__}.")
     with use_log_level(verbose):
+        epochs = pick_eeg(epochs)
+    no_pos = [n for n, p in zip(epochs.ch_names, channel_positions(epochs.info))
+              if not np.isfinite(p).all()]
+    if no_pos:
+        raise ValueError(
+            f"{len(no_pos)} EEG channel(s) have no scalp position ({', '.join(no_pos[:10])}); "
+            "the report draws topographies. Set a montage (epochs.set_montage) or load the "
+            "data with neurolrp.datasets.load_epochs(..., montage='standard_1005')."
+        )
+    title = title or (epochs.info.get("description") or "neurolrp subject report")
+    with use_log_level(verbose), atomic_folder(out_dir) as tmp_dir:
         logger.info(f"Cross-validating {', '.join(models)} and CSP+LDA ({n_splits} folds)")
         result = cross_validate(epochs, models=models, n_splits=n_splits, seed=seed,
                                 classifier_params=classifier_params, verbose=verbose)
         logger.info(f"Explaining all {len(epochs)} trials out of fold ({explain_model}, "
                     f"composite {comp.name})")
         rel = explain_out_of_fold(result, epochs, explain_model, composite=comp)
-        rel_path = save_relevance(rel, out_dir / "relevance.nc")
+        save_relevance(rel, tmp_dir / "relevance.nc")
+        rel_path = out_dir / "relevance.nc"
 
         report = mne.Report(title=title, verbose=False)
         _add_data(report, epochs)
@@ -186,10 +235,10 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model=None,
         summary = _summary(epochs, result, rel, explain_model, comp, elapsed, quality_table)
         _add_provenance(report, summary, result, explain_model)
         html_path = out_dir / "report.html"
-        report.save(html_path, open_browser=False, overwrite=True, verbose=False)
+        report.save(tmp_dir / "report.html", open_browser=False, overwrite=True, verbose=False)
         summary["files"] = {"report": str(html_path), "relevance": str(rel_path),
                             "summary": str(out_dir / "summary.json")}
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        (tmp_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 

@@ -76,7 +76,7 @@ def test_relevance_of_epochs_through_a_classifier(fitted_shallow, hands_feet_sma
     assert list(rel.y_true.values) == [names[c] for c in ep.events[:, 2]]
     np.testing.assert_array_equal(rel.y_pred.values, fitted_shallow.predict(ep))
     np.testing.assert_array_equal(rel.target.values, rel.y_pred.values)
-    logits = fitted_shallow.decision_function(ep)
+    logits = fitted_shallow.logits(ep)
     np.testing.assert_allclose(rel.score.values, logits.max(axis=1), rtol=1e-4, atol=1e-5)
     mis = rel.sel(trial=~rel.correct)
     assert (mis.y_true.values != mis.y_pred.values).all()

@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 import neurolrp
@@ -221,3 +222,58 @@ def test_relevance_exposes_a_clever_hans_classifier():
     # for the clean one, and more than their share of the inputs (8 of 64)
     assert share_b > 2 * share_c and share_b > len(frontal) / 64, shares
     assert share_c < len(frontal) / 64, shares
+
+
+def test_evaluation_refuses_bad_input_clearly(fitted_shallow, hands_feet_small):
+    ep = hands_feet_small[:6]
+    rel = neurolrp.explain(fitted_shallow, ep, verbose=False)
+    with pytest.raises(TypeError, match="list of channel names"):
+        context_use(rel, channels="C3")
+    with pytest.raises(ValueError, match="holds no sample"):
+        context_use(rel, times=(10.0, 11.0))
+    bad = rel.copy()
+    bad.values[0, 0, 0] = np.nan
+    for fn in (lambda r: context_use(r, channels=["C3"]), trial_consistency):
+        with pytest.raises(ValueError, match="NaN"):
+            fn(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        perturbation(fitted_shallow, ep, {"lrp": bad}, verbose=False)
+    # relevance of the same trials from another classifier would pass every shape check
+    other = rel.copy()
+    other["score"] = other.score + 1.0
+    with pytest.raises(ValueError, match="not computed by this model"):
+        perturbation(fitted_shallow, ep, {"lrp": other}, verbose=False)
+    # the same channels in another order are aligned by name, other targets are refused
+    same = compare_classifiers(rel, rel.isel(channel=slice(None, None, -1)))
+    assert np.allclose(same.corr_map, 1)
+    with pytest.raises(ValueError, match="other targets"):
+        compare_classifiers(rel, rel.assign_coords(target=("trial", ["feet"] * 6)))
+    with pytest.raises(ValueError, match="no y_true"):
+        compare_classifiers(rel, rel.drop_vars(["y_true", "correct"]))
+
+
+def test_perturbation_of_epochs_with_a_stim_channel(fitted_shallow, hands_feet_small):
+    """Non-EEG channels are dropped as everywhere, not read as a channel mismatch."""
+    import mne
+
+    ep = hands_feet_small[:6].copy()
+    stim = mne.EpochsArray(np.zeros((6, 1, len(ep.times))),
+                           mne.create_info(["STI 014"], ep.info["sfreq"], "stim"),
+                           tmin=ep.tmin, verbose=False)
+    with_stim = ep.copy().add_channels([stim], force_update_info=True)
+    rel = neurolrp.explain(fitted_shallow, ep, verbose=False)
+    a = perturbation(fitted_shallow, ep, {"lrp": rel}, granularities=("time",), n_steps=2,
+                     verbose=False)
+    b = perturbation(fitted_shallow, with_stim, {"lrp": rel}, granularities=("time",),
+                     n_steps=2, verbose=False)
+    pd.testing.assert_frame_equal(a.aopc, b.aopc)
+
+
+def test_perturbation_with_a_cv_result_checks_the_epochs(hands_feet_small):
+    cv = neurolrp.cross_validate(hands_feet_small, models=("shallow",), n_splits=2,
+                                 baseline=False, verbose=False,
+                                 classifier_params={"max_epochs": 2})
+    with pytest.raises(ValueError, match="labels differ"):
+        perturbation(cv, hands_feet_small[::-1], methods=("random",), verbose=False)
+    with pytest.raises(ValueError, match="cross-validation had"):
+        perturbation(cv, hands_feet_small[:10], methods=("random",), verbose=False)

@@ -1,11 +1,14 @@
 """PhysioNet EEG Motor Movement/Imagery (eegmmidb) through MNE's loader."""
 
+import numbers
 import os
 import warnings
 from pathlib import Path
 
 import mne
+import numpy as np
 
+from .._checks import check_number
 from .._utils import logger, use_log_level
 
 #: Runs and class names of each task (PhysioNet's table; T1/T2 per run).
@@ -18,6 +21,27 @@ TASKS = {
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "datasets"
 _SUBDIR = Path("MNE-eegbci-data", "files", "eegmmidb", "1.0.0")
+
+
+def check_band(l_freq, h_freq, sfreq):
+    """Validate band-pass edges in Hz for data sampled at ``sfreq``; raise if unusable.
+
+    Raises
+    ------
+    TypeError
+        An edge that is not a number or None.
+    ValueError
+        An edge <= 0, at or above Nyquist (``sfreq / 2``), or
+        ``l_freq >= h_freq``.
+    """
+    nyq = sfreq / 2.0
+    l_freq = check_number(l_freq, "l_freq", low=0, low_open=True, high=nyq, high_open=True,
+                          none_ok=True)
+    h_freq = check_number(h_freq, "h_freq", low=0, low_open=True, high=nyq, high_open=True,
+                          none_ok=True)
+    if l_freq is not None and h_freq is not None and l_freq >= h_freq:
+        raise ValueError(f"l_freq ({l_freq:g} Hz) must be below h_freq ({h_freq:g} Hz).")
+    return l_freq, h_freq
 
 
 def standard_montage():
@@ -130,13 +154,37 @@ def load_eegbci(
         Preloaded epochs of the 64 EEG channels with standardised names
         (``Cz``, ``FCz``...) and ``standard_1005`` positions. Event names are
         the class names.
+
+    Raises
+    ------
+    ValueError
+        An unknown task, a subject outside 1-109 (NumPy integers are fine),
+        ``tmax <= tmin``, band edges outside (0, 80) Hz or in the wrong
+        order, ``resample <= 0``, or a window that fits no trial.
+    NotADirectoryError
+        ``path`` is a file.
+    FileNotFoundError
+        The files are neither found nor downloadable (the message says
+        where it looked).
     """
-    if task not in TASKS:
+    if not isinstance(task, str) or task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}.")
-    if not isinstance(subject, (int,)) or not 1 <= subject <= 109:
+    if isinstance(subject, (bool, np.bool_)) or not isinstance(subject, numbers.Integral) \
+            or not 1 <= subject <= 109:
         raise ValueError(f"subject must be an integer from 1 to 109, got {subject!r}.")
+    subject = int(subject)  # np.int64 from an array of subjects is fine
+    if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a folder path or None, got {type(path).__name__}.")
+        if Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():
+            raise NotADirectoryError(f"path={str(path)!r} is a file; give the folder that holds "
+                                     "MNE-eegbci-data/.")
+    tmin = check_number(tmin, "tmin")
+    tmax = check_number(tmax, "tmax")
     if tmax <= tmin:
         raise ValueError(f"tmax ({tmax}) must be greater than tmin ({tmin}).")
+    check_band(l_freq, h_freq, 160.0)
+    resample = check_number(resample, "resample", low=0, low_open=True, none_ok=True)
     runs, classes = TASKS[task]
     mne_verbose = "WARNING" if verbose in (None, False) else verbose
     with use_log_level(verbose):
@@ -161,5 +209,11 @@ def load_eegbci(
                 raw, events, event_id={classes[0]: 1, classes[1]: 2}, tmin=tmin, tmax=tmax,
                 baseline=None, preload=True, verbose=mne_verbose,
             )
+        if len(epochs) < len(events):
+            logger.info(f"{len(events) - len(epochs)} of {len(events)} trials reach outside the "
+                        f"recording with tmin={tmin:g}, tmax={tmax:g} s and were dropped.")
+        if len(epochs) == 0:
+            raise ValueError(f"No trial fits the window tmin={tmin:g} to tmax={tmax:g} s inside "
+                             "the recording; use a shorter window.")
     epochs.info["description"] = f"PhysioNet eegmmidb S{subject:03d} {task}"
     return epochs

@@ -37,8 +37,118 @@ SHAPE_METHODS = {"view", "reshape", "flatten", "unsqueeze", "squeeze", "permute"
                  "contiguous", "size", "dim"}
 
 
+#: Module types that only hold others; their own forward is traced through.
+CONTAINER_TYPES = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+#: Methods a supported layer's forward pass goes through: a subclass that
+#: overrides any of them computes something the engine's rule does not know.
+_FORWARD_METHODS = ("forward", "_conv_forward", "__call__", "_call_impl",
+                    "_wrapped_call_impl")
+
+
 class UnsupportedModelError(TypeError):
     """The model holds a layer or operation the LRP engine cannot explain."""
+
+
+def known_type(module):
+    """The supported layer type whose computation ``module`` performs, or None.
+
+    A module counts as a supported type only if its forward pass is that
+    type's own: a subclass of ``nn.ReLU`` (or of any supported layer) that
+    overrides ``forward`` (or ``_conv_forward``, ``__call__``) computes
+    something else and is not supported.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    base : type | None
+        The most specific supported type in the module's class hierarchy,
+        or None when it has none or overrides its forward pass.
+    """
+    supported = set(SUPPORTED_TYPES)
+    base = next((t for t in type(module).__mro__ if t in supported), None)
+    if base is None:
+        return None
+    for name in _FORWARD_METHODS:
+        if getattr(type(module), name, None) is not getattr(base, name, None):
+            return None
+    return base
+
+
+def _hooks_of(module):
+    """Names of the kinds of hooks registered on ``module`` (they change its output)."""
+    kinds = {"forward": "_forward_hooks", "forward pre": "_forward_pre_hooks",
+             "backward": "_backward_hooks", "backward pre": "_backward_pre_hooks"}
+    return [k for k, attr in kinds.items() if getattr(module, attr, None)]
+
+
+def check_model(model):
+    """Raise :class:`UnsupportedModelError` for anything the engine cannot explain.
+
+    Checked on the user's model, before any copy or work: every leaf layer
+    is a supported type with its own forward pass (see :func:`known_type`);
+    no PyTorch layer the engine has no rule for hides inside (for example
+    ``nn.MultiheadAttention``, whose parts would otherwise be traced one by
+    one); no forward or backward hooks change a layer's output (weight
+    normalisation and spectral norm are such hooks).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+
+    Raises
+    ------
+    UnsupportedModelError
+        The message names every offending module and says what to do.
+    """
+    if not isinstance(model, nn.Module):
+        raise UnsupportedModelError(f"model must be a torch.nn.Module, got "
+                                    f"{type(model).__name__}.")
+    unsupported, overridden, hooked, inside = [], [], [], set()
+    for name, m in model.named_modules():
+        if any(name.startswith(p + ".") for p in inside):
+            continue  # a part of a module already named
+        leaf = not list(m.children())
+        from_torch = type(m).__module__.startswith("torch.")
+        if isinstance(m, SUPPORTED_TYPES) and known_type(m) is None:
+            overridden.append(_describe(name, m))
+            inside.add(name)
+        elif not isinstance(m, SUPPORTED_TYPES) and (
+                leaf or (from_torch and not isinstance(m, CONTAINER_TYPES))):
+            unsupported.append(_describe(name, m))
+            inside.add(name)
+        if _hooks_of(m):
+            hooked.append(f"{_describe(name, m)}: {', '.join(_hooks_of(m))} hook")
+    supported = ", ".join(sorted({t.__name__ for t in SUPPORTED_TYPES}))
+    if unsupported:
+        raise UnsupportedModelError(
+            f"The LRP engine has no rule for {', '.join(unsupported)}. Supported layers: "
+            f"{supported}. Build the model from these (see neurolrp.models)."
+        )
+    if overridden:
+        raise UnsupportedModelError(
+            f"{', '.join(overridden)} override the forward pass of a supported layer type, so "
+            "they compute something the engine's rule for that type does not know. Use the "
+            f"PyTorch layer itself (supported: {supported})."
+        )
+    if hooked:
+        raise UnsupportedModelError(
+            f"Hooks change what {'; '.join(hooked)} compute(s), which the engine cannot see "
+            "(weight_norm and spectral_norm work this way). Remove them (e.g. "
+            "torch.nn.utils.remove_weight_norm) before explaining."
+        )
+    import torch.nn.modules.module as _mm
+
+    globals_ = [n for n in ("_global_forward_hooks", "_global_forward_pre_hooks",
+                            "_global_backward_hooks", "_global_backward_pre_hooks")
+                if getattr(_mm, n, None)]
+    if globals_:
+        raise UnsupportedModelError(
+            f"Global module hooks are registered ({', '.join(globals_)}); they change every "
+            "layer's output, which the engine cannot see. Remove them before explaining."
+        )
 
 
 class LinearOp:
@@ -143,7 +253,7 @@ class _Tracer(torch.fx.Tracer):
     """Keep every supported module (ours included) as one opaque call."""
 
     def is_leaf_module(self, m, qualname):
-        return isinstance(m, SUPPORTED_TYPES) or super().is_leaf_module(m, qualname)
+        return known_type(m) is not None or super().is_leaf_module(m, qualname)
 
 
 def _is_shape(node):
@@ -155,6 +265,15 @@ def _is_shape(node):
 
 def _describe(name, module):
     return f"'{name}' ({type(module).__name__})"
+
+
+def _where(node):
+    """'In module 'block' (Block): ' for an fx node traced inside a submodule."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return ""
+    qualname, cls = list(stack.values())[-1]
+    return f"In module '{qualname}' ({getattr(cls, '__name__', cls)}): "
 
 
 def prepare_model(model):
@@ -180,16 +299,7 @@ def prepare_model(model):
         ``forward`` it cannot check, or a batch norm that follows no
         convolution or dense layer. The message names the module.
     """
-    unsupported = [
-        _describe(name, m) for name, m in model.named_modules()
-        if not list(m.children()) and not isinstance(m, SUPPORTED_TYPES)
-    ]
-    if unsupported:
-        raise UnsupportedModelError(
-            f"The LRP engine has no rule for {', '.join(unsupported)}. Supported layers: "
-            + ", ".join(sorted({t.__name__ for t in SUPPORTED_TYPES}))
-            + ". Build the model from these (see neurolrp.models)."
-        )
+    check_model(model)
     model = copy.deepcopy(model).eval()
     try:
         graph = _Tracer().trace(model)
@@ -208,13 +318,14 @@ def prepare_model(model):
             pass  # x.shape[0]: reading a size
         elif node.op == "call_function" and node.target not in SHAPE_FUNCTIONS:
             raise UnsupportedModelError(
-                f"forward calls {getattr(node.target, '__name__', node.target)} outside a module; "
-                "the engine cannot give it a rule. Use the module form (e.g. nn.ReLU()) instead."
+                f"{_where(node)}forward calls {getattr(node.target, '__name__', node.target)} "
+                "outside a module; the engine cannot give it a rule. Use the module form (e.g. "
+                "nn.ReLU()) instead."
             )
         elif node.op == "call_method" and node.target not in SHAPE_METHODS:
             raise UnsupportedModelError(
-                f"forward calls the tensor method .{node.target}() outside a module; the engine "
-                "cannot give it a rule. Use a module instead."
+                f"{_where(node)}forward calls the tensor method .{node.target}() outside a "
+                "module; the engine cannot give it a rule. Use a module instead."
             )
         for arg in node.all_input_nodes:
             consumers.setdefault(arg, []).append(node)

@@ -41,12 +41,14 @@ def compute_patterns(model, X, batch_size=256):
     inputs = {}
     handles = [m.register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0].detach()))
                for n, m in layers.items()]
-    X = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not torch.is_tensor(X) else X
+    param = next(net.parameters())
+    X = torch.as_tensor(np.asarray(X)) if not torch.is_tensor(X) else X
+    X = X.to(dtype=param.dtype, device=param.device)
     sums = {n: [0.0, 0.0, 0.0, 0] for n in layers}  # sum x*z, sum x, sum z, count
     try:
         with torch.no_grad():
             for start in range(0, len(X), batch_size):
-                net(X[start:start + batch_size].float())
+                net(X[start:start + batch_size])
                 for n, m in layers.items():
                     x = inputs[n]
                     op = LinearOp(m)

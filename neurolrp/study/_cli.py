@@ -105,8 +105,13 @@ def cmd_study(args):
             scheduler=args.scheduler, n_workers=args.workers,
             threads_per_worker=args.threads_per_worker, overwrite=args.overwrite,
             verbose=args.verbose)
+    except KeyboardInterrupt:
+        print("neurolrp study: interrupted; the complete subjects are kept, run the same "
+              "command again to resume", file=sys.stderr)
+        return 130
     except (OSError, ValueError, TypeError, ImportError) as err:
-        print(f"neurolrp study: error: {err}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        print(f"neurolrp study: error: {message or type(err).__name__}", file=sys.stderr)
         return 1
     model = study.config["explain_model"]
     cols = [f"accuracy_{model}", "accuracy_csp+lda"] + (

@@ -1,0 +1,540 @@
+"""One validation path for every entry point: data, channels, arguments, files.
+
+Every public function that takes EEG (``EEGClassifier``, ``explain``,
+``cross_validate``, the report, the loaders) goes through the helpers here,
+so that the checks cannot drift apart:
+
+- :func:`pick_eeg` keeps the EEG channels of ``mne.Epochs`` and drops the
+  others (stim, EOG, EMG, misc...) and the channels marked bad, saying so in
+  the log;
+- :func:`epochs_arrays` turns epochs into data, class-name labels, sampling
+  rate and channel names (after :func:`pick_eeg`);
+- :func:`check_data` makes sure an array is ``(n_trials, n_channels,
+  n_times)``, real, finite and within float32's range (it is computed in
+  float32);
+- :func:`check_like_fit` compares the channel names and their order, the
+  sampling rate and the shape with what a classifier saw at fit;
+- :func:`check_int`, :func:`check_number`, :func:`check_bool`,
+  :func:`check_labels` validate arguments;
+- :func:`atomic_file` and :func:`atomic_folder` write to a temporary name in
+  the same folder and rename into place, so a killed run never leaves a
+  half-written file where a good one was.
+
+These helpers are private; their messages speak of the user's input
+(channel names, shapes, labels) and say what to do.
+"""
+
+import contextlib
+import numbers
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ._utils import logger
+
+#: Largest magnitude a float32 holds; finite float64 values above it become inf.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+# --------------------------------------------------------------- arguments
+def check_int(value, name, *, low=None, high=None):
+    """Return ``value`` as an int; raise if it is not an integer in [low, high].
+
+    Accepts Python and NumPy integers; refuses bools, floats and strings.
+
+    Raises
+    ------
+    TypeError
+        Not an integer.
+    ValueError
+        Outside ``[low, high]``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        rng = (f"from {low} to {high}" if high is not None else f"at least {low}") \
+            if low is not None else f"at most {high}"
+        raise ValueError(f"{name} must be an integer {rng}, got {value}.")
+    return value
+
+
+def check_number(value, name, *, low=None, high=None, low_open=False, high_open=False,
+                 none_ok=False):
+    """Return ``value`` as a finite float within the given bounds.
+
+    Parameters
+    ----------
+    value : object
+        The argument.
+    name : str
+        Its name, for the message.
+    low, high : float | None
+        Bounds; ``None`` for none.
+    low_open, high_open : bool
+        Whether the bound itself is excluded.
+    none_ok : bool
+        Whether ``None`` is allowed (then returned as is).
+
+    Raises
+    ------
+    TypeError
+        Not a real number.
+    ValueError
+        NaN, infinite or outside the bounds.
+    """
+    if value is None and none_ok:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}.")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        parts = []
+        if low is not None:
+            parts.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            parts.append(f"{'<' if high_open else '<='} {high:g}")
+        raise ValueError(f"{name} must be {' and '.join(parts)}, got {value:g}.")
+    return value
+
+
+def check_bool(value, name):
+    """Return ``value`` if it is a bool (Python or NumPy); raise TypeError if not."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
+    return bool(value)
+
+
+# ----------------------------------------------------------------- data
+def check_data(data, what="X", cast=True):
+    """Return ``data`` as float32 ``(n_trials, n_channels, n_times)``; raise if unusable.
+
+    Parameters
+    ----------
+    data : array-like
+        The trials.
+    what : str
+        How the message names the input.
+    cast : bool
+        Return float32 (default); ``False`` keeps the input's dtype.
+
+    Returns
+    -------
+    data : ndarray
+        float32 (no copy when it is float32 already) unless ``cast=False``.
+
+    Raises
+    ------
+    ValueError
+        Not 3-D, empty, not real numbers, NaN or infinite values, or values
+        beyond float32's range (about 3.4e38), which would become infinite
+        when cast.
+    """
+    if hasattr(data, "tocsr") or hasattr(data, "todense"):  # scipy.sparse
+        raise TypeError(f"{what} is a sparse matrix; sparse input is not supported. EEG trials "
+                        "are dense arrays (n_trials, n_channels, n_times).")
+    if isinstance(data, (str, bytes, dict)) or data is None:
+        raise ValueError(f"{what} must be an array (n_trials, n_channels, n_times) or "
+                         f"mne.Epochs, got {type(data).__name__}.")
+    if hasattr(data, "detach") and hasattr(data, "cpu"):  # a torch tensor, maybe on a GPU
+        data = data.detach().cpu().numpy()
+    try:
+        arr = np.asarray(data)
+    except (ValueError, TypeError) as err:  # ragged lists
+        raise ValueError(f"{what} must be an array (n_trials, n_channels, n_times); "
+                         f"it could not be read as one ({err}).") from None
+    if arr.ndim != 3:
+        raise ValueError(
+            f"{what} must have shape (n_trials, n_channels, n_times), got an array with "
+            f"{arr.ndim} dimension(s) and shape {arr.shape}."
+        )
+    if arr.dtype == object:  # e.g. a list of lists of numbers: fine if they are numbers
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{what} must hold real numbers, not objects of other kinds "
+                            f"({err}).") from None
+    if np.iscomplexobj(arr):
+        raise ValueError(f"Complex data not supported: {what} must hold real numbers, got "
+                         f"dtype {arr.dtype}.")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{what} must hold real numbers, got dtype {arr.dtype}.")
+    if 0 in arr.shape:
+        raise ValueError(f"{what} is empty (shape {arr.shape}).")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{what} contains {int(bad.sum())} NaN or infinite value(s) (first at trial "
+            f"{where[0]}, channel {where[1]}, sample {where[2]}). Remove or interpolate bad "
+            "segments before using neurolrp."
+        )
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
+        big = np.abs(arr) > FLOAT32_MAX
+        if big.any():
+            where = tuple(int(i) for i in np.argwhere(big)[0])
+            raise ValueError(
+                f"{what} holds {int(big.sum())} value(s) beyond float32's range (+-3.4e38; "
+                f"first at trial {where[0]}, channel {where[1]}, sample {where[2]}), which "
+                "would become infinite. Rescale the data (EEG in volts is ~1e-5)."
+            )
+    return arr.astype(np.float32, copy=False) if cast else arr
+
+
+def check_labels(y, n_trials, what="y"):
+    """Return labels as a 1-D array, one per trial; raise if unusable.
+
+    Labels may be strings or numbers (not a mix), never None or NaN.
+
+    Raises
+    ------
+    ValueError
+        Wrong length or dimensions, None/NaN labels, or strings mixed with
+        numbers.
+    """
+    arr = np.asarray(y, dtype=object) if not isinstance(y, np.ndarray) else y
+    if arr.ndim != 1 or len(arr) != n_trials:
+        raise ValueError(
+            f"{what} must have one label per trial: the data have {n_trials} trials, {what} "
+            f"has shape {np.shape(arr)}."
+        )
+    values = list(arr)
+    missing = [i for i, v in enumerate(values)
+               if v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v))]
+    if missing:
+        raise ValueError(
+            f"{what} holds {len(missing)} missing label(s) (None or NaN; first at trial "
+            f"{missing[0]}). Give every trial a class, or drop the unlabelled trials."
+        )
+    is_str = [isinstance(v, (str, np.str_)) for v in values]
+    if any(is_str) and not all(is_str):
+        raise ValueError(
+            f"{what} mixes text and numbers ({values[is_str.index(False)]!r} and "
+            f"{values[is_str.index(True)]!r}); use one kind of label."
+        )
+    if all(is_str):
+        return np.asarray(values, dtype=object)
+    bad = [v for v in values if not isinstance(v, (numbers.Real, np.bool_))]
+    if bad:
+        raise ValueError(f"{what} must hold class names or numbers, got {bad[0]!r} "
+                         f"({type(bad[0]).__name__}).")
+    frac = [v for v in values if float(v) != int(v)]
+    if frac:
+        raise ValueError(
+            f"{what} looks continuous ({frac[0]!r} is not a whole number): a classifier needs "
+            "class labels (names, or integers), not a continuous target."
+        )
+    return np.asarray(values)
+
+
+def pick_eeg(epochs, what="epochs"):
+    """Keep the EEG channels of ``epochs`` that are not marked bad.
+
+    Stim, EOG, EMG, ECG, misc and other non-EEG channels carry no brain
+    signal a model should learn from (a stim channel holds the class code
+    itself), and bad channels are bad; both are dropped, and the log says
+    which.
+
+    Parameters
+    ----------
+    epochs : mne.Epochs
+        Any epochs.
+    what : str
+        How the messages name them.
+
+    Returns
+    -------
+    epochs : mne.Epochs
+        ``epochs`` itself when nothing is dropped, else a copy holding only
+        the good EEG channels (in their original order).
+
+    Raises
+    ------
+    TypeError
+        ``epochs`` is not ``mne.Epochs``.
+    ValueError
+        No good EEG channel is left.
+    """
+    import mne
+
+    if not isinstance(epochs, mne.BaseEpochs):
+        raise TypeError(f"{what} must be mne.Epochs, got {type(epochs).__name__}.")
+    types = epochs.get_channel_types()
+    bads = set(epochs.info["bads"])
+    other = [(n, t) for n, t in zip(epochs.ch_names, types) if t != "eeg"]
+    bad_eeg = [n for n, t in zip(epochs.ch_names, types) if t == "eeg" and n in bads]
+    keep = [n for n, t in zip(epochs.ch_names, types) if t == "eeg" and n not in bads]
+    if not keep:
+        raise ValueError(
+            f"The {what} have no good EEG channel (channel types: {sorted(set(types))}; marked "
+            f"bad: {sorted(bads) or 'none'}). Set the EEG channels' type with "
+            "set_channel_types or unmark them in info['bads']."
+        )
+    if not other and not bad_eeg:
+        return epochs
+    parts = []
+    if other:
+        listed = ", ".join(f"{n} ({t})" for n, t in other[:8])
+        parts.append(f"{len(other)} non-EEG channel(s): {listed}"
+                     f"{', ...' if len(other) > 8 else ''}")
+    if bad_eeg:
+        parts.append(f"{len(bad_eeg)} channel(s) marked bad: {', '.join(bad_eeg[:8])}"
+                     f"{', ...' if len(bad_eeg) > 8 else ''}")
+    logger.info(f"Using the {len(keep)} good EEG channels of the {what}; dropped "
+                + " and ".join(parts) + ".")
+    picked = epochs.copy().pick(keep, verbose=False)
+    picked.info["bads"] = []
+    return picked
+
+
+def epochs_arrays(epochs, what="epochs"):
+    """Data, class-name labels, sampling rate and channel names of epochs.
+
+    The epochs pass through :func:`pick_eeg` first. The data are read before
+    the events, so trials that MNE drops while loading (rejection) cannot
+    leave labels without data.
+
+    Returns
+    -------
+    data : ndarray, shape (n_trials, n_channels, n_times)
+    y : ndarray of str (object)
+        Event names.
+    sfreq : float
+    ch_names : list of str
+
+    Raises
+    ------
+    ValueError
+        No trials, an event code without a name in ``event_id``, or two
+        names for one code.
+    """
+    epochs = pick_eeg(epochs, what)
+    data = epochs.get_data(copy=False)
+    if len(data) == 0:
+        raise ValueError(f"The {what} hold no trials (all dropped?).")
+    codes = list(epochs.event_id.values())
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"The {what}' event_id gives one code several names: "
+                         f"{epochs.event_id}; class names must be unique per code.")
+    names = {code: name for name, code in epochs.event_id.items()}
+    unknown = sorted({int(c) for c in epochs.events[:, 2]} - set(names))
+    if unknown:
+        raise ValueError(f"The {what} hold events with code(s) {unknown} that have no name in "
+                         f"event_id {epochs.event_id}; name them or drop those trials.")
+    y = np.array([names[code] for code in epochs.events[:, 2]], dtype=object)
+    return data, y, float(epochs.info["sfreq"]), list(epochs.ch_names)
+
+
+#: Largest plausible ratio between the amplitude of new data and the training
+#: data (median over channels); beyond it the units differ (V vs uV is 1e6).
+AMPLITUDE_RATIO = 100.0
+
+
+def check_like_fit(est, *, n_channels, n_times, ch_names=None, sfreq=None, tmin=None,
+                   data=None, what="data"):
+    """Raise unless the data match what the fitted classifier ``est`` saw at fit.
+
+    Channel names are compared by name and order when both sides have them
+    (epochs at fit and now); the message names the missing, extra or moved
+    channels and how to fix it.
+
+    With ``data``, the amplitude is compared with the training data's
+    (median over channels of the standard deviation): a ratio beyond
+    :data:`AMPLITUDE_RATIO` means other units (volts against microvolts),
+    which the network would read as something else entirely.
+
+    Raises
+    ------
+    ValueError
+        Another sampling rate, other channels (names or order), another
+        number of channels or samples, or an amplitude in other units.
+    """
+    fit_names = getattr(est, "ch_names_", None)
+    if ch_names is not None and fit_names is not None and list(ch_names) != list(fit_names):
+        missing = [c for c in fit_names if c not in ch_names]
+        extra = [c for c in ch_names if c not in fit_names]
+        if missing or extra:
+            detail = "; ".join(
+                f"{label} {names[:10]}{'...' if len(names) > 10 else ''}"
+                for label, names in (("missing", missing), ("not seen at fit", extra)) if names)
+            raise ValueError(
+                f"{what}: channels differ from those at fit ({detail}). Pick and reorder them "
+                "with epochs.reorder_channels(clf.ch_names_) (interpolate missing ones first)."
+            )
+        moved = [c for c, d in zip(ch_names, fit_names) if c != d]
+        raise ValueError(
+            f"{what}: channels differ from those at fit: the same channels in another order "
+            f"(first moved: {moved[:5]}). The network reads channels by position; reorder "
+            "them with epochs.reorder_channels(clf.ch_names_)."
+        )
+    if sfreq is not None and not np.isclose(sfreq, est.sfreq_):
+        raise ValueError(f"{what}: sampled at {sfreq:g} Hz; the classifier was fitted at "
+                         f"{est.sfreq_:g} Hz. Resample them first.")
+    fit_tmin = getattr(est, "tmin_", None)
+    if tmin is not None and fit_tmin is not None and \
+            abs(tmin - fit_tmin) > 0.5 / est.sfreq_:
+        raise ValueError(
+            f"{what}: the epochs start at {tmin:g} s; the classifier was fitted on epochs "
+            f"starting at {fit_tmin:g} s, so the network would read another part of each "
+            f"trial. Cut them like at fit (tmin={fit_tmin:g}, or epochs.crop)."
+        )
+    if (n_channels, n_times) != (est.n_channels_, est.n_times_):
+        raise ValueError(
+            f"{what}: {n_channels} channels x {n_times} samples; the classifier was fitted "
+            f"on {est.n_channels_} x {est.n_times_}."
+        )
+    fit_std = getattr(est, "scale_std_", None)
+    if data is not None and fit_std is not None:
+        std = np.asarray(data).std(axis=(0, 2), dtype=np.float64)
+        ok = (std > 0) & (np.asarray(fit_std) > 0)
+        if ok.any():
+            ratio = float(np.median(std[ok] / np.asarray(fit_std, dtype=np.float64)[ok]))
+            if not 1.0 / AMPLITUDE_RATIO <= ratio <= AMPLITUDE_RATIO:
+                raise ValueError(
+                    f"{what}: the amplitude is {ratio:.3g} times that of the training data "
+                    "(median over channels); the units differ (volts vs microvolts?). Give "
+                    "the data in the units used at fit (mne.Epochs are in volts)."
+                )
+
+
+# ---------------------------------------------------------------- files
+def check_output_file(fname, overwrite, what="file"):
+    """Return ``fname`` as a Path after checking it may be written.
+
+    Raises
+    ------
+    TypeError
+        ``fname`` is not path-like or ``overwrite`` not a bool.
+    FileExistsError
+        It exists and ``overwrite`` is False.
+    IsADirectoryError
+        It is a folder.
+    FileNotFoundError
+        Its folder does not exist.
+    """
+    if not isinstance(fname, (str, os.PathLike)):
+        raise TypeError(f"fname must be a path, got {type(fname).__name__}.")
+    check_bool(overwrite, "overwrite")
+    fname = Path(fname).expanduser()
+    if fname.is_dir():
+        raise IsADirectoryError(f"{fname} is a folder; give a file name.")
+    if fname.exists() and not overwrite:
+        raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
+    if not fname.parent.is_dir():
+        raise FileNotFoundError(f"The folder of {fname} does not exist; create it first.")
+    return fname
+
+
+@contextlib.contextmanager
+def atomic_file(fname):
+    """Yield a temporary path beside ``fname``; rename it into place on success.
+
+    The temporary file lives in the same folder (so the rename is atomic on
+    the same file system) and is removed when the block fails. A process
+    killed mid-write leaves the old ``fname`` untouched (and a hidden
+    ``.<name>.*.tmp`` beside it).
+    """
+    fname = Path(fname)
+    fd, tmp = tempfile.mkstemp(prefix=f".{fname.name}.", suffix=".tmp", dir=fname.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, fname)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync(path):
+    try:
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    except OSError:  # some file systems do not support it; the rename still protects
+        pass
+
+
+def check_output_folder(out_dir, overwrite, ours):
+    """Return ``out_dir`` as a Path after checking a result folder may go there.
+
+    A missing or empty folder is fine. A non-empty one is an error unless
+    ``overwrite`` is True, and even then only when it holds nothing but the
+    files neurolrp writes there (``ours``), so nothing else a user saved is
+    ever deleted.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``out_dir`` is a file.
+    FileExistsError
+        Non-empty without ``overwrite``, or holding other files.
+    """
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir must be a path, got {type(out_dir).__name__}.")
+    check_bool(overwrite, "overwrite")
+    out_dir = Path(out_dir).expanduser()
+    if out_dir.is_symlink():
+        raise ValueError(f"{out_dir} is a symbolic link; give the folder it points to.")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir} is a file, not a folder; choose another output "
+                                 "folder.")
+    if out_dir.is_dir():
+        here = Path.cwd().resolve()
+        if out_dir.resolve() == here or out_dir.resolve() in here.parents:
+            raise ValueError(f"{out_dir} is the current folder (or holds it); the report folder "
+                             "is replaced as a whole, so name a folder inside it, e.g. "
+                             "'report'.")
+        present = sorted(p.name for p in out_dir.iterdir())
+        if present and not overwrite:
+            raise FileExistsError(f"{out_dir} is not empty ({', '.join(present[:5])}"
+                                  f"{'...' if len(present) > 5 else ''}); pass overwrite=True "
+                                  "(--overwrite) to replace it, or choose another folder.")
+        foreign = [p for p in present if p not in ours]
+        if foreign:
+            raise FileExistsError(
+                f"{out_dir} holds files neurolrp did not write there ({', '.join(foreign[:5])}"
+                f"{'...' if len(foreign) > 5 else ''}); it is not replaced even with overwrite. "
+                "Choose another folder."
+            )
+    return out_dir
+
+
+@contextlib.contextmanager
+def atomic_folder(out_dir):
+    """Yield a temporary folder beside ``out_dir``; swap it into place on success.
+
+    The old folder (if any) is renamed aside, the new one renamed into place,
+    then the old one deleted: a reader sees the old folder or the new one,
+    never a mix, and a run that fails or is killed leaves the old folder as
+    it was (a kill leaves a hidden ``.<name>.*.tmp`` folder beside it). The
+    temporary folder is created on entry, so an unwritable place fails before
+    any work.
+    """
+    out_dir = Path(os.path.abspath(out_dir))
+    parent = out_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
+    except OSError as err:
+        raise PermissionError(f"Cannot write the output folder {out_dir}: {err.strerror or err}."
+                              ) from None
+    try:
+        yield tmp
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=parent))
+            os.replace(out_dir, old)  # old is an empty folder: replaced by out_dir
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
