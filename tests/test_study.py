@@ -133,6 +133,19 @@ def test_load_moabb_fake_dataset(monkeypatch):
     with pytest.raises(ValueError, match="Unknown paradigm"):
         load_moabb(ds, 1, paradigm="tongue")
 
+    # a paradigm object of the user's own goes through the study's loader; its name is recorded
+    from moabb.paradigms import LeftRightImagery
+
+    from neurolrp.study import load_subject
+    from neurolrp.study._inputs import _check_config, _resolve_dataset
+
+    source = _resolve_dataset(ds, None, {"paradigm": LeftRightImagery(resample=64)}, None, [1])
+    assert source.options["paradigm"].endswith("LeftRightImagery")
+    json.dumps(source.options)  # what the store records
+    config, _ = _check_config(("shallow",), None, 2, 0, None, 80.0, None, None, False)
+    ep = load_subject(source, 1, config)
+    assert len(ep) == 30 and ep.info["sfreq"] == 80.0
+
     def offline(*args, **kwargs):
         raise ConnectionError("Name or service not known")  # what requests raises offline
 

@@ -62,7 +62,7 @@ class _Source:
     label: str  # names the dataset in keys and tables
     kind: str  # "eegbci", "simulated", "moabb", "custom"
     options: dict = field(default_factory=dict)  # recorded; a resumed study must match
-    obj: object = None  # a MOABB dataset object or the user's loader
+    obj: object = None  # (MOABB dataset, paradigm) or the user's loader
     data_path: str = None  # where eegbci files are (not recorded: differs per machine)
 
     def key(self, subject):
@@ -125,9 +125,12 @@ def _resolve_dataset(dataset, task, dataset_params, data_path, subjects):
     if options["events"] is not None:
         options["events"] = list(options["events"])
     options["moabb_dataset"] = ds.code
+    paradigm = options["paradigm"]
+    if not isinstance(paradigm, str):  # a paradigm object travels along; its name is recorded
+        options["paradigm"] = f"{type(paradigm).__module__}.{type(paradigm).__name__}"
     label = "moabb-" + "".join(c if c.isalnum() else "-" for c in
                                (dataset[6:] if isinstance(dataset, str) else ds.code))[:60]
-    return _Source(label, kind, options, obj=ds)
+    return _Source(label, kind, options, obj=(ds, paradigm))
 
 
 def _check_config(models, composite, folds, seed, classifier_params, resample, tmin, tmax,
@@ -169,7 +172,28 @@ def _check_config(models, composite, folds, seed, classifier_params, resample, t
 
 
 def load_subject(source, subject, config):
-    """One subject's epochs, prepared as the study's settings say (runs on a worker)."""
+    """One subject's epochs, prepared as the study's settings say (runs on a worker).
+
+    Parameters
+    ----------
+    source : _Source
+        The dataset (see :func:`run_study`).
+    subject : int
+        Subject number.
+    config : dict
+        The study's settings; ``resample``, ``tmin`` and ``tmax`` apply here.
+
+    Returns
+    -------
+    epochs : mne.Epochs
+        Validated, band-passed as the dataset's loader does (simulated data:
+        ``l_freq``-``h_freq``, FIR), resampled and cropped.
+
+    Raises
+    ------
+    ValueError
+        ``tmin``/``tmax`` outside the epochs; any error of the loader.
+    """
     from ..datasets import load_eegbci, load_epochs
 
     opt = source.options
@@ -189,9 +213,15 @@ def load_subject(source, subject, config):
     elif source.kind == "moabb":
         from ..datasets import load_moabb
 
-        epochs = load_moabb(source.obj, subject, opt["paradigm"], events=opt["events"],
-                            l_freq=opt["l_freq"], h_freq=opt["h_freq"], resample=resample,
-                            verbose=False)
+        ds, paradigm = source.obj
+        if isinstance(paradigm, str):
+            epochs = load_moabb(ds, subject, paradigm, events=opt["events"],
+                                l_freq=opt["l_freq"], h_freq=opt["h_freq"], resample=resample,
+                                verbose=False)
+        else:  # the user's paradigm object sets events and rates itself
+            epochs = load_moabb(ds, subject, paradigm, verbose=False)
+            if resample and not np.isclose(epochs.info["sfreq"], resample):
+                epochs = epochs.resample(resample, verbose=False)
     else:
         epochs = load_epochs(source.obj(subject), verbose=False)
         if resample and not np.isclose(epochs.info["sfreq"], resample):

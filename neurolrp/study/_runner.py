@@ -51,13 +51,39 @@ def _capture_cv():
 
 
 def process_subject(source, subject, config, threads=1):
-    """Everything for one subject; what a worker runs. Returns plain data.
+    """Everything for one subject: the task a dask worker runs.
 
-    Loads the epochs, runs :func:`~neurolrp.report.subject_report` (cross-validation
-    beside CSP + LDA, out-of-fold LRP of every trial, the HTML report) with
-    ``threads`` torch threads, and returns the subject's results as an
-    ``xarray.Dataset`` with the report's HTML and timings. Writes nothing
-    outside a temporary folder.
+    Loads the epochs, runs :func:`~neurolrp.report.subject_report`
+    (cross-validation beside CSP + LDA, out-of-fold LRP of every trial, the
+    HTML report) with ``threads`` torch threads, and returns the results.
+    Writes nothing outside a temporary folder: the client stores them.
+
+    Parameters
+    ----------
+    source : _Source
+        Where the subject's epochs come from (built by :func:`run_study`
+        from ``dataset``, ``task`` and ``dataset_params``).
+    subject : int
+        Subject number.
+    config : dict
+        The study's settings (``models``, ``composite``, ``folds``, ``seed``,
+        ``classifier_params``, ``resample``, ``tmin``, ``tmax``, ``quality``).
+    threads : int
+        Torch threads for this task.
+
+    Returns
+    -------
+    result : dict
+        ``key``, ``subject``, ``dataset`` (:func:`subject_dataset`),
+        ``summary`` (the report's headline numbers), ``html`` (the report,
+        bytes) and ``timing`` (load, work and CPU seconds, peak resident
+        memory of the process, torch threads, process id).
+
+    Raises
+    ------
+    RuntimeError
+        ``subject_report`` no longer runs its cross-validation through
+        ``neurolrp.report.cross_validate`` (the study keeps that result).
     """
     import resource
     import tempfile

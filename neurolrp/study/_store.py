@@ -142,7 +142,26 @@ def _atomic_write_bytes(path, data):
 
 
 def subject_dataset(rel, cv, config):
-    """The subject's relevance, class averages and cross-validation as one Dataset."""
+    """The subject's relevance, class averages and cross-validation as one Dataset.
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        The subject's out-of-fold relevance (all trials).
+    cv : CVResult
+        Its cross-validation (:func:`neurolrp.cross_validate`).
+    config : dict
+        The study's settings.
+
+    Returns
+    -------
+    ds : xarray.Dataset
+        ``relevance`` (with its coordinates and attrs), ``class_mean``
+        (class, channel, time) and ``class_n_trials``, ``cv_accuracy`` and
+        ``cv_fit_seconds`` (model, fold), ``cv_fold`` (trial), ``cv_y_pred``
+        (model, trial) and ``cv_proba`` (model, trial, class); strings as
+        variable-length strings (what zarr v3 stores stably).
+    """
     from ..viz import class_average
 
     ds = rel.to_dataset()
@@ -465,7 +484,18 @@ def _read_transfer(paths, subjects):
 
 
 def write_table(path):
-    """Write ``study.csv`` (one row per complete subject) atomically; return its path."""
+    """Write ``study.csv`` (one row per complete subject) atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        The study folder.
+
+    Returns
+    -------
+    fname : pathlib.Path
+        ``study.csv`` in the study folder.
+    """
     study = load_study(path)
     target = _paths(path)["csv"]
     _atomic_write_bytes(target, study.table.to_csv().encode())
