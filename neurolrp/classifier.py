@@ -15,6 +15,7 @@ from ._checks import (atomic_file, check_data, check_int, check_labels,
                       check_like_fit, check_number, check_output_file, epochs_arrays)
 from ._utils import progress, use_log_level
 from .lrp.patterns import compute_patterns
+from .datasets import epochs_to_arrays
 from .models import MODELS, make_model
 
 #: What :meth:`EEGClassifier.save` writes besides the parameters and weights.
@@ -22,30 +23,6 @@ _FITTED = ("classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "
            "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_", "tmin_")
 #: Fitted values that files saved by earlier versions may lack.
 _OPTIONAL = ("input_range_", "patterns_", "tmin_")
-
-
-def epochs_to_arrays(epochs):
-    """Data, class-name labels and sampling rate of ``mne.Epochs``.
-
-    Only the good EEG channels are used: stim, EOG and other non-EEG
-    channels and the channels in ``info["bads"]`` are dropped (and the log
-    says so), as everywhere in neurolrp.
-
-    Parameters
-    ----------
-    epochs : mne.Epochs
-        The trials; classes are the event names.
-
-    Returns
-    -------
-    data : ndarray, shape (n_trials, n_channels, n_times)
-    y : ndarray of str
-        The event name of every trial.
-    sfreq : float
-        Sampling rate in Hz.
-    """
-    data, y, sfreq, _ = epochs_arrays(epochs)
-    return data, y, sfreq
 
 
 class EEGClassifier(ClassifierMixin, BaseEstimator):

@@ -15,7 +15,7 @@ from ._store import _commit, _group_attrs, _group_state
 
 def _subject_arrays(source, subject, config):
     """Data, labels and geometry of one subject (a dask task of the transfer stage)."""
-    from ..classifier import epochs_to_arrays
+    from ..datasets import epochs_to_arrays
 
     epochs = load_subject(source, subject, config)
     X, y, sfreq = epochs_to_arrays(epochs)
