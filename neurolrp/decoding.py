@@ -164,7 +164,8 @@ class CVResult:
     ----------
     scores : pandas.DataFrame
         One row per model and fold: ``model``, ``fold``, ``accuracy``,
-        ``fit_seconds``, ``n_train``, ``n_test``.
+        ``fit_seconds``, ``n_train``, ``n_test`` and ``network`` (the network
+        trained: the model itself, or what ``"auto"`` chose in that fold).
     predictions : pandas.DataFrame
         One row per model and trial (out-of-fold): ``model``, ``trial``,
         ``fold``, ``y_true``, ``y_pred``, ``correct`` and ``proba_<class>``.
@@ -199,7 +200,9 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         channels are used (non-EEG and bad channels are dropped, and the
         log says which), by the networks and the baseline alike.
     models : sequence of str
-        Networks to evaluate (``"shallow"``, ``"eegnet"``, ``"sturm"``).
+        Networks to evaluate (``"shallow"``, ``"eegnet"``, ``"sturm"``, or
+        ``"auto"``: each fold picks its network by an inner cross-validation
+        on that fold's training trials; see :class:`~neurolrp.EEGClassifier`).
     n_splits : int
         Folds of the stratified k-fold split (shuffled with ``seed``).
     baseline : bool
@@ -241,9 +244,9 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         models = (models,)
     if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
         raise TypeError(f"models must be a list of network names, got {models!r}.")
-    unknown = [m for m in models if m not in MODELS]
+    unknown = [m for m in models if m not in MODELS and m != "auto"]
     if unknown:
-        raise ValueError(f"Unknown model(s) {unknown}; choose from {sorted(MODELS)}.")
+        raise ValueError(f"Unknown model(s) {unknown}; choose from {sorted(MODELS) + ['auto']}.")
     if len(set(models)) != len(models):
         raise ValueError(f"models lists a network twice: {list(models)}.")
     n_splits = check_int(n_splits, "n_splits", low=2)
@@ -306,7 +309,9 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
                 fit_s = time.perf_counter() - t0
                 acc = float(np.mean(pred == y[test]))
                 rows.append({"model": name, "fold": k, "accuracy": acc, "fit_seconds": fit_s,
-                             "n_train": len(train), "n_test": len(test)})
+                             "n_train": len(train), "n_test": len(test),
+                             # what model="auto" chose in this fold, on its training trials only
+                             "network": getattr(est, "model_", name)})
                 for i, trial in enumerate(test):
                     row = {"model": name, "trial": int(trial), "fold": k, "y_true": y[trial],
                            "y_pred": pred[i], "correct": bool(pred[i] == y[trial])}
