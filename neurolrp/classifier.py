@@ -29,6 +29,8 @@ _OPTIONAL = ("input_range_", "patterns_", "tmin_", "model_", "model_selection_")
 AUTO_CANDIDATES = ("shallow", "eegnet")
 #: Inner cross-validation folds of ``model="auto"``.
 AUTO_FOLDS = 3
+#: Every accepted ``model``: the shipped networks and "auto".
+MODEL_CHOICES = (*sorted(MODELS), "auto")
 
 
 class EEGClassifier(ClassifierMixin, BaseEstimator):
@@ -139,9 +141,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_params(self):
         """Check every constructor parameter; raise before any work."""
-        if not isinstance(self.model, str) or (self.model not in MODELS and self.model != "auto"):
-            raise ValueError(f"model must be one of {sorted(MODELS) + ['auto']}, got "
-                             f"{self.model!r}.")
+        if not isinstance(self.model, str) or self.model not in MODEL_CHOICES:
+            raise ValueError(f"model must be one of {list(MODEL_CHOICES)}, got {self.model!r}.")
         if self.model == "auto" and self.model_params is not None:
             raise ValueError("model_params need a chosen network; with model='auto' the "
                              "candidates use their defaults (give model= to set them).")

@@ -17,9 +17,8 @@ from sklearn.pipeline import make_pipeline
 
 from ._checks import check_bool, check_data, check_int, pick_eeg
 from ._utils import logger, use_log_level
-from .classifier import EEGClassifier
+from .classifier import MODEL_CHOICES, EEGClassifier
 from .datasets import epochs_to_arrays
-from .models import MODELS
 
 BASELINE = "csp+lda"  # the default baseline of cross_validate
 
@@ -244,9 +243,9 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         models = (models,)
     if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
         raise TypeError(f"models must be a list of network names, got {models!r}.")
-    unknown = [m for m in models if m not in MODELS and m != "auto"]
+    unknown = [m for m in models if m not in MODEL_CHOICES]
     if unknown:
-        raise ValueError(f"Unknown model(s) {unknown}; choose from {sorted(MODELS) + ['auto']}.")
+        raise ValueError(f"Unknown model(s) {unknown}; choose from {list(MODEL_CHOICES)}.")
     if len(set(models)) != len(models):
         raise ValueError(f"models lists a network twice: {list(models)}.")
     n_splits = check_int(n_splits, "n_splits", low=2)
