@@ -17,6 +17,8 @@ that::
     ev.plot_joint(ts_args=dict(scalings=SCALINGS, units=UNITS),
                   topomap_args=dict(scalings=SCALINGS, units="relevance"))
     epochs.plot_image(scalings=SCALINGS, units=UNITS)
+    ev.plot_topomap(times=[1.5], average=1.0, scalings=SCALINGS, units="relevance",
+                    cbar_fmt="%.0e")  # the default "%3.1f" shows small relevance as 0.0
 
 ``get_data()`` and ``mne.stats`` see the relevance values unchanged.
 """
