@@ -167,3 +167,13 @@ def test_band_share_refuses_bad_regions(sim_fit):
         band_share(rel.sum("band"), region)
     with pytest.raises(ValueError, match="times differ"):
         band_share(rel, region.isel(time=slice(0, 10)))
+
+
+def test_arrays_and_epochs_give_the_same_bands(sim_fit):
+    clf, test, _ = sim_fit
+    test = test[:4]
+    from_epochs = explain_bands(clf, test, BANDS, verbose=False)
+    from_array = explain_bands(clf, test.get_data(), BANDS, verbose=False)
+    np.testing.assert_array_equal(from_array.values, from_epochs.values)
+    with pytest.raises(ValueError, match="contradicts"):
+        explain_bands(clf, test, BANDS, sfreq=100.0)
