@@ -15,7 +15,10 @@ first layer, so the backward pass reaches it last. Running the network with
 the layer inside and running it without, then applying the layer's rule to
 the input relevance, are the same computation; doing the latter keeps the
 broadband relevance bit-identical to :func:`explain` and works for every
-composite.
+composite. (``tests/test_bands.py`` checks the equivalence: a wrapper
+network whose fixed first layer sums the components, with the split bound
+to that layer through ``Composite(by_name=...)``, gives the same band
+relevance through the engine.)
 
 The rule of the virtual layer
 -----------------------------

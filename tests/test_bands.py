@@ -177,3 +177,57 @@ def test_arrays_and_epochs_give_the_same_bands(sim_fit):
     np.testing.assert_array_equal(from_array.values, from_epochs.values)
     with pytest.raises(ValueError, match="contradicts"):
         explain_bands(clf, test, BANDS, sfreq=100.0)
+
+
+def test_post_hoc_split_equals_the_engine_through_a_virtual_layer():
+    """The split done after explain() is LRP through a real front layer in the engine.
+
+    The band components go into a wrapper network whose first layer (a fixed
+    1x1 convolution) sums them; the engine applies the split as that
+    layer's rule (bound by name through the composite). Its input relevance
+    must equal explain_bands' result, which never puts the layer in.
+    """
+    from neurolrp.bands import _split
+    from neurolrp.lrp import Composite, Epsilon, Rule, get_composite
+    from neurolrp.lrp.composites import CONV, DENSE, POOL
+
+    class BandSplit(Rule):
+        def __init__(self, n_bands, epsilon):
+            self.n_bands, self.epsilon = n_bands, epsilon
+
+        def __call__(self, op, x, R, z=None):
+            n, bc, t = x.shape
+            comps = x.detach().double().reshape(n, self.n_bands, bc // self.n_bands, t)
+            R_in = _split(R.detach().double().numpy(), np.moveaxis(comps.numpy(), 1, 2),
+                          self.epsilon)
+            R_in = torch.from_numpy(R_in.reshape(n, bc, t)).to(R.dtype)
+            return R_in, R.sum(dim=(1, 2)) - R_in.sum(dim=(1, 2))
+
+    torch.manual_seed(0)
+    n_ch, n_t, sfreq = 3, 120, 60.0
+    net = nn.Sequential(nn.Unflatten(1, (1, n_ch)), nn.Conv2d(1, 4, (1, 7)), nn.ReLU(),
+                        nn.Conv2d(4, 4, (n_ch, 1)), nn.ReLU(), nn.AvgPool2d((1, 10)),
+                        nn.Flatten(), nn.Linear(4 * 11, 2))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, n_ch, n_t)).astype(np.float32)
+    bands = {"mu": (8, 13), "beta": (13, 30)}
+    rel = explain_bands(net, X, bands, sfreq=sfreq, composite="epsilon", target=0,
+                        verbose=False)
+    comps, names = band_components(X, sfreq, bands)
+    n_b = len(names)
+    stack = np.moveaxis(comps, -2, 1).reshape(5, n_b * n_ch, n_t)
+    front = nn.Conv1d(n_b * n_ch, n_ch, 1, bias=False)
+    with torch.no_grad():
+        front.weight.zero_()
+        for b in range(n_b):
+            front.weight[torch.arange(n_ch), b * n_ch + torch.arange(n_ch), 0] = 1.0
+    wrapped = nn.Sequential(front, net)
+    plain = get_composite("epsilon")
+    assert plain.first is None  # no positional rule that the front layer would shift
+    comp = Composite({CONV + DENSE + POOL: Epsilon(0.25)}, last=Epsilon(), name="epsilon",
+                     by_name={"0": BandSplit(n_b, rel.attrs["band_epsilon"])})
+    via_engine = neurolrp.explain(wrapped, stack.astype(np.float64), composite=comp,
+                                  target=0, verbose=False)
+    via_engine = via_engine.values.reshape(5, n_b, n_ch, n_t)  # (trial, band, channel, time)
+    scale = np.abs(rel.values).max()
+    np.testing.assert_allclose(via_engine, rel.values, atol=1e-4 * scale)
