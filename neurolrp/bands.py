@@ -309,7 +309,9 @@ def explain_bands(model, data, bands, *, epsilon=0.1, sfreq=None, y=None, batch_
     coords["fmax"] = ("band", np.array([t[2] for t in table], dtype=np.float64))
     attrs = dict(rel.attrs)
     if not np.isfinite(float(attrs.get("sfreq", np.nan))):
+        # a plain network on an array: explain numbered the samples; sfreq= times them
         attrs["sfreq"] = float(sfreq)
+        coords["time"] = np.arange(X.shape[2]) / float(sfreq)
     attrs.update({
         "bands": json.dumps({t[0]: [t[1], t[2]] for t in table if t[0] != RESIDUAL}),
         "band_split": "virtual inspection layer (Vielhaben et al. 2024): R_b = R * (x_b x + "

@@ -88,6 +88,8 @@ def test_split_is_lrp0_through_the_virtual_layer():
          + 0.3 * rng.standard_normal((4, 2, 160))).astype(np.float32)
     rel = explain_bands(net, X, {"mu": (8, 13), "beta": (13, 30)}, sfreq=80.0, epsilon=0.0,
                         composite="zero", target=0, verbose=False)
+    assert rel.attrs["sfreq"] == 80.0
+    np.testing.assert_allclose(rel.time.values, np.arange(160) / 80.0)  # timed by sfreq=
     w = net[1].weight.detach().numpy()[0].reshape(2, 160)
     comps, _ = band_components(X, 80.0, {"mu": (8, 13), "beta": (13, 30)})
     expected = np.moveaxis(comps, -2, 1) * w  # (trial, band, channel, time)

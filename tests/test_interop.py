@@ -90,7 +90,7 @@ def test_mne_stats_take_the_epochs(rel):
     assert names == epochs.ch_names
     a, b = (epochs[c].get_data().transpose(0, 2, 1) for c in epochs.event_id)
     t_obs, _, p, _ = mne.stats.permutation_cluster_test(
-        [a, b], adjacency=adjacency, n_permutations=20, seed=0, out_type="mask", verbose=False)
+        [a, b], adjacency=adjacency, n_permutations=20, tail=1, seed=0, out_type="mask", verbose=False)
     assert t_obs.shape == (len(epochs.times), len(epochs.ch_names))
     assert np.all((p > 0) & (p <= 1))
 
