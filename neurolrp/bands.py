@@ -24,7 +24,10 @@ The rule of the virtual layer
 -----------------------------
 LRP-0 (and DFT-LRP in Vielhaben et al. 2024, which propagates through the
 inverse DFT as a linear layer) splits the relevance of a sum in proportion
-to the terms: ``R_b = R * x_b / x``. For a first layer whose rule is linear
+to the terms: ``R_b = R * x_b / x``. (Propagating with LRP-0 through the
+inverse DFT as a linear layer, as DFT-LRP does, and summing the relevance
+of a band's bins gives the same thing: ``sum_{k in b} W_tk X_k = x_b(t)``.
+So the choice is not between the two, only of the stabiliser.) For a first layer whose rule is linear
 in its input (LRP-0/epsilon: ``R = x * g``) this is ``x_b * g``, the band's
 contribution to the network's locally linear response, which is what one
 wants. But band components are signed and cancel: where ``x(c, t)`` crosses
