@@ -16,7 +16,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
 from ._checks import check_bool, check_data, check_int, pick_eeg
-from ._utils import logger, use_log_level
+from ._utils import logger, progress_prefix, use_log_level
 from .classifier import EEGClassifier, epochs_to_arrays
 from .models import MODELS
 
@@ -208,8 +208,13 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         Seed of the split and of every network.
     classifier_params : dict | None
         Extra :class:`~neurolrp.EEGClassifier` parameters for every network.
-    verbose : bool
-        Log progress per model and fold.
+    verbose : bool | str | None
+        Log one line per model and fold (accuracy and time). While a network
+        trains, a progress bar (``shallow fold 2/5 | Training shallow``)
+        shows its epochs in a terminal or notebook; outside them (a log
+        file, CI) bars are left out unless ``verbose="debug"`` or
+        ``NEUROLRP_PROGRESS=1`` (see :func:`neurolrp._utils.progress_mode`).
+        False: nothing.
     baselines : sequence of str | None
         Classical baselines to evaluate on the same folds: ``"csp+lda"``
         (:func:`make_csp_lda`, band power) and/or ``"slda"``
@@ -292,14 +297,16 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
                 template = BASELINES[name]()
                 data = X.astype(np.float64)
             else:
-                template = EEGClassifier(name, seed=seed, verbose=False,
+                # the network's own bar (epochs) shows where a terminal or notebook shows it
+                template = EEGClassifier(name, seed=seed, verbose=verbose,
                                          **(classifier_params or {}))
                 data = epochs
             estimators[name] = []
             for k, (train, test) in enumerate(folds):
                 t0 = time.perf_counter()
                 est = clone(template)
-                with mne.utils.use_log_level("WARNING"):  # CSP logs every covariance
+                with mne.utils.use_log_level("WARNING"), \
+                        progress_prefix(f"{name} fold {k + 1}/{n_splits}"):  # CSP logs a lot
                     est.fit(data[train], y[train])
                     proba, pred = est.predict_proba(data[test]), est.predict(data[test])
                 fit_s = time.perf_counter() - t0
