@@ -2,6 +2,9 @@
 
 __version__ = "0.1.0"
 
+from ._threads import tune_threads  # noqa: E402
+
+tune_threads()  # before numpy and torch load: idle worker threads sleep; why: its docstring
 from ._utils import tune_allocator  # noqa: E402
 
 tune_allocator()  # before any tensor is allocated; why: see its docstring

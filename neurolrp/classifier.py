@@ -1,6 +1,5 @@
 """``EEGClassifier``: a scikit-learn estimator around the shipped networks."""
 
-import copy
 import inspect
 import numbers
 from pathlib import Path
@@ -16,6 +15,7 @@ from ._checks import (atomic_file, check_data, check_int, check_labels,
                       check_like_fit, check_number, check_output_file, epochs_arrays)
 from ._utils import progress, use_log_level
 from .lrp.patterns import compute_patterns
+from .datasets import epochs_to_arrays
 from .models import MODELS, make_model
 
 #: What :meth:`EEGClassifier.save` writes besides the parameters and weights.
@@ -23,30 +23,6 @@ _FITTED = ("classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "
            "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_", "tmin_")
 #: Fitted values that files saved by earlier versions may lack.
 _OPTIONAL = ("input_range_", "patterns_", "tmin_")
-
-
-def epochs_to_arrays(epochs):
-    """Data, class-name labels and sampling rate of ``mne.Epochs``.
-
-    Only the good EEG channels are used: stim, EOG and other non-EEG
-    channels and the channels in ``info["bads"]`` are dropped (and the log
-    says so), as everywhere in neurolrp.
-
-    Parameters
-    ----------
-    epochs : mne.Epochs
-        The trials; classes are the event names.
-
-    Returns
-    -------
-    data : ndarray, shape (n_trials, n_channels, n_times)
-    y : ndarray of str
-        The event name of every trial.
-    sfreq : float
-        Sampling rate in Hz.
-    """
-    data, y, sfreq, _ = epochs_arrays(epochs)
-    return data, y, sfreq
 
 
 class EEGClassifier(ClassifierMixin, BaseEstimator):
@@ -336,6 +312,9 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         opt = torch.optim.Adam(module.parameters(), lr=training["lr"],
                                weight_decay=self.weight_decay)
         loss_fn = torch.nn.CrossEntropyLoss()
+        # gathered once, not every epoch; the best weights are copied into one snapshot
+        x_val, y_val = x_all[val_idx], y_all[val_idx]
+        best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         best = (np.inf, None, 0)
         self.history_ = []
         bar = progress(range(training["max_epochs"]), f"Training {self.model}",
@@ -360,15 +339,17 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             if len(val_idx):
                 module.eval()
                 with torch.no_grad():
-                    out = module(x_all[val_idx])
-                    record["val_loss"] = loss_fn(out, y_all[val_idx]).item()
-                    record["val_accuracy"] = (out.argmax(1) == y_all[val_idx]).float().mean().item()
+                    out = module(x_val)
+                    record["val_loss"] = loss_fn(out, y_val).item()
+                    record["val_accuracy"] = (out.argmax(1) == y_val).float().mean().item()
                 monitor = record["val_loss"]
             self.history_.append(record)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix({k: round(v, 3) for k, v in record.items() if k != "epoch"})
             if monitor < best[0]:
-                best = (monitor, copy.deepcopy(module.state_dict()), epoch)
+                for key, value in module.state_dict().items():
+                    best_state[key].copy_(value)
+                best = (monitor, best_state, epoch)
             elif epoch - best[2] >= training["patience"]:
                 break
         module.load_state_dict(best[1])

@@ -162,6 +162,9 @@ def build_parser():
                           "(default: %(default)s)")
     _add_common(run)
     run.set_defaults(func=cmd_run)
+    from .study import add_parser as add_study_parser  # neurolrp study: many subjects on dask
+
+    add_study_parser(sub)
     return parser
 
 

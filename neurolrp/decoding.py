@@ -17,7 +17,8 @@ from sklearn.pipeline import make_pipeline
 
 from ._checks import check_bool, check_data, check_int, pick_eeg
 from ._utils import logger, progress_prefix, use_log_level
-from .classifier import EEGClassifier, epochs_to_arrays
+from .classifier import EEGClassifier
+from .datasets import epochs_to_arrays
 from .models import MODELS
 
 BASELINE = "csp+lda"  # the default baseline of cross_validate

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from neurolrp import cross_validate
-from neurolrp.classifier import epochs_to_arrays
+from neurolrp.datasets import epochs_to_arrays
 from neurolrp.datasets import EEGBCI_CHANNELS, ERP_CHANNELS, simulate_erp
 from neurolrp.datasets._simulate import band_power
 from neurolrp.decoding import TimeWindowMeans, make_slda

@@ -9,8 +9,8 @@ from nbclient import NotebookClient
 TUTORIALS = sorted((Path(__file__).parents[1] / "tutorials").glob("*.ipynb"))
 
 
-def test_there_are_four_tutorials():
-    assert len(TUTORIALS) == 4
+def test_there_are_five_tutorials():
+    assert len(TUTORIALS) == 5
 
 
 @pytest.mark.slow

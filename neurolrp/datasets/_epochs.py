@@ -7,7 +7,7 @@ from pathlib import Path
 import mne
 import numpy as np
 
-from .._checks import check_data, check_number, pick_eeg
+from .._checks import check_data, check_number, epochs_arrays, pick_eeg
 from .._utils import logger, use_log_level
 from ._eegbci import standard_montage
 
@@ -253,3 +253,27 @@ def _validate(epochs, montage, mne_verbose):
     epochs.event_id = {k: v for k, v in epochs.event_id.items() if k in counts}
     check_data(epochs.get_data(copy=False), "The epochs' data", cast=False)
     return epochs
+
+
+def epochs_to_arrays(epochs):
+    """Data, class-name labels and sampling rate of ``mne.Epochs``.
+
+    Only the good EEG channels are used: stim, EOG and other non-EEG
+    channels and the channels in ``info["bads"]`` are dropped (and the log
+    says so), as everywhere in neurolrp.
+
+    Parameters
+    ----------
+    epochs : mne.Epochs
+        The trials; classes are the event names.
+
+    Returns
+    -------
+    data : ndarray, shape (n_trials, n_channels, n_times)
+    y : ndarray of str
+        The event name of every trial.
+    sfreq : float
+        Sampling rate in Hz.
+    """
+    data, y, sfreq, _ = epochs_arrays(epochs)
+    return data, y, sfreq

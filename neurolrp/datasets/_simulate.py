@@ -24,6 +24,8 @@ nearest neighbours, e.g. C4, C2, C6, FC4, CP4). It needs no download and is
 fast.
 """
 
+import functools
+
 import numpy as np
 import xarray as xr
 
@@ -50,8 +52,14 @@ BETA_BAND = (18.0, 26.0)
 ALPHA_BAND = (8.0, 12.0)
 
 
+@functools.lru_cache(maxsize=1)
+def _template_positions():
+    """The 10-05 template's positions (read once: building the montage takes ~4 ms)."""
+    return standard_montage().get_positions()["ch_pos"]
+
+
 def _unit_positions(ch_names):
-    pos = standard_montage().get_positions()["ch_pos"]
+    pos = _template_positions()
     xyz = np.array([pos[ch] for ch in ch_names])
     xyz = xyz - xyz.mean(axis=0)  # centre the template head before projecting
     return xyz / np.linalg.norm(xyz, axis=1, keepdims=True)
@@ -112,6 +120,7 @@ def simulate_motor_imagery(
     confound=False,
     confound_rate=(0.9, 0.1),
     seed=0,
+    source_sigma=SOURCE_SIGMA,
     verbose=None,
 ):
     """Simulate motor-imagery EEG epochs with a known ground truth.
@@ -151,6 +160,14 @@ def simulate_motor_imagery(
         See ``confound``.
     seed : int
         Seed of the random generator; the same seed gives the same data.
+    source_sigma : float
+        Spatial spread (radians, seen from the electrodes' centroid) of the
+        sensorimotor sources: 0.5 (the default) puts half the peak amplitude
+        on the centre channel's four nearest neighbours; smaller is more
+        focal, larger more diffuse. The truth mask follows it. One of the
+        knobs that make simulated subjects differ (see
+        :func:`simulate_cohort`); the default leaves the data exactly as
+        before the parameter existed.
     verbose : bool | str | int | None
         Controls log output.
 
@@ -182,6 +199,8 @@ def simulate_motor_imagery(
         raise ValueError(f"erd must lie between 0 and 1, got {erd}.")
     if snr < 0:
         raise ValueError(f"snr must be non-negative, got {snr}.")
+    if not np.isfinite(source_sigma) or source_sigma <= 0:
+        raise ValueError(f"source_sigma must be a positive number of radians, got {source_sigma}.")
     if not tmin < erd_window[0] < erd_window[1] <= tmax:
         raise ValueError(f"erd_window {erd_window} must lie inside the epoch ({tmin}, {tmax}).")
 
@@ -217,7 +236,7 @@ def simulate_motor_imagery(
             gain = np.sqrt(snr * band_power(background[:, i], sfreq, MU_BAND).mean()
                            / band_power(rhythm, sfreq, MU_BAND).mean())
             amplitude = np.where((y == k)[:, None], 1 - erd * env, 1.0)
-            data = data + spatial_kernel(ch_names, centre)[None, :, None] * (
+            data = data + spatial_kernel(ch_names, centre, source_sigma)[None, :, None] * (
                 gain * amplitude * rhythm
             )[:, None, :]
 
@@ -245,7 +264,8 @@ def simulate_motor_imagery(
         # For left vs right, low power over C4 *and* normal power over C3 both
         # speak for "left", so both regions belong to the truth of every class.
         in_window = env >= 0.5
-        sources = np.stack([spatial_kernel(ch_names, centres[c]) >= MASK_LEVEL for c in classes])
+        sources = np.stack([spatial_kernel(ch_names, centres[c], source_sigma) >= MASK_LEVEL
+                            for c in classes])
         decision = sources.any(axis=0)[:, None] & in_window[None]
         mask = np.repeat(decision[None], len(classes), axis=0)
         truth = xr.DataArray(
@@ -254,10 +274,122 @@ def simulate_motor_imagery(
             attrs={
                 "source_channels": [" ".join(np.asarray(ch_names)[src]) for src in sources],
                 "snr": snr, "erd": erd, "erd_window": list(erd_window), "seed": seed,
-                "source_sigma_rad": SOURCE_SIGMA, "mask_level": MASK_LEVEL,
+                "source_sigma_rad": float(source_sigma), "mask_level": MASK_LEVEL,
                 "centre_channels": [centres[c] for c in classes],
                 "confound": int(confound), "confound_channels": list(FRONTAL_CHANNELS),
             },
         )
         logger.info(f"Simulated {n_trials} trials ({', '.join(classes)}) x {n_ch} channels x {n_t} samples")
     return epochs, truth
+
+
+#: How cohort subjects differ (see :func:`cohort_parameters`): ranges of the
+#: uniform draws for responders, and the desynchronisation of poor responders.
+COHORT_RANGES = {"erd": (0.35, 0.8), "snr": (1.0, 4.0), "source_sigma": (0.35, 0.7),
+                 "erd_onset": (0.3, 1.0), "erd_offset": (2.5, 3.5)}
+WEAK_ERD = (0.1, 0.2)
+
+
+def _check_subjects(subjects):
+    if isinstance(subjects, (int, np.integer)) and not isinstance(subjects, bool):
+        subjects = [subjects]
+    try:
+        subjects = list(subjects)
+    except TypeError:
+        raise TypeError(f"subjects must be a list of positive integers, got "
+                        f"{type(subjects).__name__}.") from None
+    bad = [s for s in subjects
+           if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1]
+    if bad or not subjects:
+        raise ValueError(f"subjects must be a non-empty list of positive integers; "
+                         f"{bad[:5] if bad else 'got none'} is not.")
+    return [int(s) for s in subjects]
+
+
+def cohort_parameters(subjects, *, seed=0):
+    """The simulator settings of each subject of a simulated cohort.
+
+    Subjects differ as BCI users do: in the depth of their desynchronisation
+    (ERD), the signal-to-noise ratio of their sensorimotor rhythm, how focal
+    its sources are, and when the ERD starts and ends. Every fourth subject
+    is a poor responder: subjects 4, 12, 20... desynchronise weakly (ERD
+    0.1-0.2), subjects 8, 16, 24... not at all (ERD 0), so a cohort of 8 has
+    a realistic spread in accuracy with two near chance. A subject's settings
+    depend only on ``seed`` and its own number, so a cohort can be extended
+    and any subject regenerated alone.
+
+    Parameters
+    ----------
+    subjects : list of int
+        Subject numbers (1, 2, ...).
+    seed : int
+        Seed of the cohort.
+
+    Returns
+    -------
+    params : pandas.DataFrame
+        One row per subject, indexed by ``subject``: ``responder``
+        (``"yes"``, ``"weak"``, ``"none"``), ``erd``, ``snr``,
+        ``source_sigma``, ``erd_onset``, ``erd_offset`` (s) and
+        ``data_seed`` (the seed of its trials), in the terms of
+        :func:`simulate_motor_imagery`.
+    """
+    import pandas as pd
+
+    rows = []
+    for s in _check_subjects(subjects):
+        rng = np.random.default_rng([int(seed), s])
+        row = {k: float(rng.uniform(*r)) for k, r in COHORT_RANGES.items()}
+        weak = float(rng.uniform(*WEAK_ERD))
+        responder = "none" if s % 8 == 0 else "weak" if s % 4 == 0 else "yes"
+        if responder != "yes":
+            row["erd"] = 0.0 if responder == "none" else weak
+        row.update(subject=s, responder=responder,
+                   data_seed=int(np.random.SeedSequence([int(seed), s]).generate_state(1)[0]))
+        rows.append(row)
+    cols = ["subject", "responder", *COHORT_RANGES, "data_seed"]
+    return pd.DataFrame(rows, columns=cols).set_index("subject")
+
+
+def simulate_cohort(subjects, *, seed=0, n_trials=100, n_classes=2, sfreq=100.0, tmin=-1.0,
+                    tmax=4.0, verbose=None):
+    """Simulate the motor imagery of several subjects who differ like real users.
+
+    Parameters
+    ----------
+    subjects : list of int
+        Subject numbers; each subject's settings come from
+        :func:`cohort_parameters` (the same ``seed`` and number always give
+        the same subject).
+    seed : int
+        Seed of the cohort.
+    n_trials, n_classes, sfreq, tmin, tmax
+        As in :func:`simulate_motor_imagery`, the same for every subject.
+        The ERD window is cut to the epoch's end where it would outlast it.
+    verbose : bool | str | int | None
+        Controls log output.
+
+    Returns
+    -------
+    cohort : dict
+        Subject number -> ``(epochs, truth)`` as returned by
+        :func:`simulate_motor_imagery`; the epochs' description names the
+        subject, and ``truth.attrs`` holds its settings.
+    """
+    params = cohort_parameters(subjects, seed=seed)
+    first, last = COHORT_RANGES["erd_onset"]
+    if not (tmin < first and tmax >= last + 0.5):
+        raise ValueError(f"The epoch ({tmin:g} to {tmax:g} s) must start before {first:g} s and "
+                         f"end at {last + 0.5:g} s or later, so that every subject's ERD (onset "
+                         f"{first:g}-{last:g} s) lies in it.")
+    cohort = {}
+    for s, p in params.iterrows():
+        window = (p.erd_onset, min(p.erd_offset, tmax))
+        epochs, truth = simulate_motor_imagery(
+            n_trials, n_classes, p.snr, erd=p.erd, erd_window=window, sfreq=sfreq, tmin=tmin,
+            tmax=tmax, seed=int(p.data_seed), source_sigma=p.source_sigma, verbose=verbose)
+        epochs.info["description"] = (f"neurolrp simulated motor imagery, cohort seed {seed}, "
+                                      f"subject {s}")
+        truth.attrs.update(subject=int(s), cohort_seed=int(seed), responder=p.responder)
+        cohort[int(s)] = (epochs, truth)
+    return cohort

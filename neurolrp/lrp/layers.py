@@ -15,7 +15,7 @@ import torch.fx
 from torch import nn
 from torch.nn import functional as F
 
-from ..models import Log, Square
+from ..nn import Log, Square
 
 #: Layers with weights (or fixed averaging weights) that a rule handles.
 LINEAR_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool1d, nn.AvgPool2d,

@@ -1,0 +1,228 @@
+"""Subject-to-subject transfer: pre-train on the others, fine-tune, test on held-out folds."""
+
+import copy
+import time
+import uuid
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .._utils import logger
+from ._inputs import _progress, _set_threads, load_subject
+from ._store import _commit, _group_attrs, _group_state
+
+
+def _subject_arrays(source, subject, config):
+    """Data, labels and geometry of one subject (a dask task of the transfer stage)."""
+    from ..datasets import epochs_to_arrays
+
+    epochs = load_subject(source, subject, config)
+    X, y, sfreq = epochs_to_arrays(epochs)
+    return {"X": np.asarray(X, dtype=np.float32), "y": np.asarray(y).astype(str), "sfreq": sfreq,
+            "ch_names": list(epochs.ch_names), "times": epochs.times}
+
+
+def _train_loop(clf, module, X, y_idx, training, seed):
+    """Continue training ``module`` (Adam, early stopping on a stratified validation split)."""
+    import torch
+    from sklearn.model_selection import train_test_split
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    x_all = torch.from_numpy(clf.scale(X))
+    y_all = torch.from_numpy(y_idx.astype(np.int64))
+    n_val = max(len(clf.classes_), int(round(clf.validation_size * len(y_idx))))
+    if clf.validation_size > 0 and len(y_idx) - n_val >= len(clf.classes_) and \
+            np.bincount(y_idx).min() >= 2:
+        train_idx, val_idx = train_test_split(np.arange(len(y_idx)), test_size=n_val,
+                                              stratify=y_idx, random_state=seed)
+    else:
+        train_idx, val_idx = np.arange(len(y_idx)), np.array([], dtype=int)
+    opt = torch.optim.Adam(module.parameters(), lr=training["lr"],
+                           weight_decay=clf.weight_decay)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    best = (np.inf, copy.deepcopy(module.state_dict()), 0)
+    for epoch in range(training["max_epochs"]):
+        module.train()
+        order = rng.permutation(train_idx)
+        total = 0.0
+        for start in range(0, len(order), clf.batch_size):
+            batch = order[start:start + clf.batch_size]
+            if len(batch) < 2:
+                continue
+            opt.zero_grad()
+            loss = loss_fn(module(x_all[batch]), y_all[batch])
+            loss.backward()
+            opt.step()
+            if hasattr(module, "apply_constraints"):
+                module.apply_constraints()
+            total += loss.item() * len(batch)
+        monitor = total / max(len(order), 1)
+        if len(val_idx):
+            module.eval()
+            with torch.no_grad():
+                monitor = loss_fn(module(x_all[val_idx]), y_all[val_idx]).item()
+        if monitor < best[0]:
+            best = (monitor, copy.deepcopy(module.state_dict()), epoch)
+        elif epoch - best[2] >= training["patience"]:
+            break
+    module.load_state_dict(best[1])
+    module.eval()
+    return module
+
+
+def transfer_subject(key, target, others, folds, config, threads=1):
+    """Pre-train on other subjects, fine-tune on each training fold, test on its held-out fold.
+
+    Parameters
+    ----------
+    key : str
+        The subject's key.
+    target : dict
+        The subject's data (``X``, ``y``, ``sfreq``).
+    others : list of dict
+        The other subjects' data.
+    folds : array of int, shape (n_trials,)
+        Fold of each trial (of the within-subject cross-validation).
+    config : dict
+        The study's settings.
+    threads : int
+        Torch threads.
+
+    Returns
+    -------
+    result : dict
+        Per fold: accuracy of the pre-trained network as it is (``pretrained``)
+        and after fine-tuning (``transfer``); timings.
+    """
+    from ..classifier import EEGClassifier
+
+    t0 = time.perf_counter()
+    _set_threads(threads)
+    model = config["explain_model"]
+    params = dict(config["classifier_params"])
+    X_pre = np.concatenate([o["X"] for o in others])
+    y_pre = np.concatenate([o["y"] for o in others])
+    base = EEGClassifier(model, sfreq=target["sfreq"], seed=config["seed"], verbose=False,
+                         **params).fit(X_pre, y_pre)
+    t_pre = time.perf_counter() - t0
+    training = base._training()
+    X, y = target["X"], target["y"]
+    y_idx = np.searchsorted(base.classes_, y)
+    rows = []
+    for k in range(int(folds.max()) + 1):
+        train, test = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+        clf = copy.deepcopy(base)
+        # the subject's own per-channel scaling, from its training trials (no labels)
+        clf.scale_mean_ = X[train].mean(axis=(0, 2)).astype(np.float32)
+        std = X[train].std(axis=(0, 2)).astype(np.float32)
+        clf.scale_std_ = np.where(std == 0, 1.0, std).astype(np.float32)
+        zero_shot = float(np.mean(clf.predict(X[test]) == y[test]))
+        _train_loop(clf, clf.module_, X[train], y_idx[train], training, config["seed"] + k)
+        acc = float(np.mean(clf.predict(X[test]) == y[test]))
+        rows.append({"fold": k, "n_train": len(train), "n_test": len(test),
+                     "pretrained": zero_shot, "transfer": acc})
+    return {"key": key, "rows": rows, "n_pretrain_trials": len(y_pre),
+            "pretrain_seconds": round(t_pre, 2),
+            "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _signature(path):
+    """Classes, channels and samples of a stored subject (who can pre-train whom)."""
+    ds = xr.open_zarr(str(path), consolidated=False)
+    try:
+        return (tuple(map(str, ds["class"].values)), tuple(map(str, ds.channel.values)),
+                ds.sizes["time"])
+    finally:
+        ds.close()
+
+
+def _run_transfer(client, paths, source, subjects, config, threads, verbose):
+    from dask.distributed import as_completed
+
+    keys = {s: source.key(s) for s in subjects}
+    ready = [s for s in subjects if _group_state(paths["subjects"] / keys[s]) == "complete"]
+    groups = {}
+    for s in ready:
+        groups.setdefault(_signature(paths["subjects"] / keys[s]), []).append(s)
+    jobs = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for s in members:
+            others = [o for o in members if o != s]
+            pre_on = [keys[o] for o in others]
+            done = paths["transfer"] / keys[s]
+            if _group_state(done) == "complete" and \
+                    _group_attrs(done).get("neurolrp_transfer", {}).get("pretrained_on") == pre_on:
+                continue
+            jobs.append((s, others, pre_on))
+    if not jobs:
+        if len(ready) < 2:
+            logger.info("Transfer needs at least two complete subjects with the same classes, "
+                        "channels and samples; skipped.")
+        else:
+            logger.info("Transfer: every subject already complete; skipped.")
+        return {}
+    needed = sorted({s for s, others, _ in jobs} | {o for _, others, _ in jobs for o in others})
+    logger.info(f"Transfer: pre-training on the other subjects for {len(jobs)} subject(s) "
+                f"(data of {len(needed)} subjects held by the cluster meanwhile)")
+    data = {s: client.submit(_subject_arrays, source, s, config, pure=False,
+                             key=f"neurolrp-data-{keys[s]}-{uuid.uuid4().hex[:6]}")
+            for s in needed}
+    futures = {}
+    for s, others, pre_on in jobs:
+        ds = xr.open_zarr(str(paths["subjects"] / keys[s]), consolidated=False)
+        folds = ds["cv_fold"].values.copy()
+        ds.close()
+        fut = client.submit(transfer_subject, keys[s], data[s], [data[o] for o in others],
+                            folds, config, threads, pure=False,
+                            key=f"neurolrp-transfer-{keys[s]}-{uuid.uuid4().hex[:6]}")
+        futures[fut] = (s, pre_on)
+    bar = _progress(len(futures), "Transfer", verbose)
+    failed = {}
+    try:
+        for fut in as_completed(list(futures)):
+            s, pre_on = futures.pop(fut)
+            key = keys[s]
+            if fut.status != "finished":
+                err = fut.exception()
+                failed[f"transfer {key}"] = f"{type(err).__name__}: {err}"
+                logger.warning(f"transfer {key} failed: {type(err).__name__}: {err}")
+            else:
+                res = fut.result()
+                table = pd.DataFrame(res["rows"]).set_index("fold")
+                within = _within_accuracy(paths, key, config["explain_model"], table.index)
+                table["within"] = within
+                ds = xr.Dataset.from_dataframe(table)
+                attrs = {"neurolrp_transfer": {
+                    "key": key, "model": config["explain_model"], "pretrained_on": pre_on,
+                    "n_pretrain_trials": res["n_pretrain_trials"],
+                    "pretrain_seconds": res["pretrain_seconds"], "seconds": res["seconds"],
+                    "scaling": "per channel, from the subject's training folds",
+                    "fine_tuning": "all weights, Adam at the network's learning rate, early "
+                                   "stopping on a stratified 20 % of the training folds"}}
+                _commit(paths, "transfer", key, ds, attrs)
+                logger.info(f"transfer {key}: within {table.within.mean():.3f}, pre-trained "
+                            f"{table.pretrained.mean():.3f}, fine-tuned "
+                            f"{table.transfer.mean():.3f}")
+            fut.release()
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        for fut in list(futures) + list(data.values()):
+            fut.cancel()
+    return failed
+
+
+def _within_accuracy(paths, key, model, folds):
+    ds = xr.open_zarr(str(paths["subjects"] / key), consolidated=False)
+    try:
+        acc = ds["cv_accuracy"].load()
+        models = [str(m) for m in ds.model.values]
+        return acc.values[models.index(model)][np.asarray(folds)]
+    finally:
+        ds.close()
