@@ -325,3 +325,77 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
     predictions = pd.DataFrame(preds).sort_values(["model", "trial"], kind="stable")
     return CVResult(pd.DataFrame(rows), predictions.reset_index(drop=True), estimators, folds,
                     classes)
+
+
+def chance_test(cv_result, alpha=0.05):
+    """Is each cross-validated model better than chance? A binomial test per model.
+
+    The out-of-fold predictions of a model are ``n`` trials of which ``k``
+    are correct; under chance every trial is right with the probability of
+    always guessing the most frequent class (``1 / n_classes`` for balanced
+    classes). :func:`scipy.stats.binomtest` (one-sided, greater) gives the
+    probability of ``k`` or more correct trials by chance; a model with
+    ``p >= alpha`` is *within chance*: its explanations may show nothing the
+    network learned.
+
+    Parameters
+    ----------
+    cv_result : CVResult
+        From :func:`cross_validate`.
+    alpha : float
+        Significance level.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per model, in the order of ``cv_result.summary()``:
+        ``model``, ``accuracy`` (mean over folds), ``n_trials``,
+        ``n_correct``, ``chance`` (the guessing rate), ``p_value``,
+        ``within_chance`` (bool).
+    """
+    from scipy.stats import binomtest
+
+    if not isinstance(cv_result, CVResult):
+        raise TypeError(f"cv_result must be what neurolrp.cross_validate returns, got "
+                        f"{type(cv_result).__name__}.")
+    if not (isinstance(alpha, float) and 0 < alpha < 1):
+        raise ValueError(f"alpha must be a float between 0 and 1, got {alpha!r}.")
+    summ = cv_result.summary()
+    rows = []
+    for model in summ.index:
+        p = cv_result.predictions[cv_result.predictions.model == model]
+        n = len(p)
+        k = int(np.asarray(p.correct, bool).sum())
+        chance = float(p.y_true.astype(str).value_counts(normalize=True).max())
+        pval = float(binomtest(k, n, chance, alternative="greater").pvalue)
+        rows.append({"model": model, "accuracy": float(summ.loc[model, "accuracy"]),
+                     "n_trials": n, "n_correct": k, "chance": chance, "p_value": pval,
+                     "within_chance": pval >= alpha})
+    return pd.DataFrame(rows)
+
+
+def best_network(cv_result):
+    """The cross-validated network with the highest mean accuracy.
+
+    Only networks count (a classical baseline cannot be explained with
+    LRP); ties go to the one listed first.
+
+    Parameters
+    ----------
+    cv_result : CVResult
+        From :func:`cross_validate`.
+
+    Returns
+    -------
+    model : str
+        Its name, a key of ``cv_result.estimators``.
+    """
+    if not isinstance(cv_result, CVResult):
+        raise TypeError(f"cv_result must be what neurolrp.cross_validate returns, got "
+                        f"{type(cv_result).__name__}.")
+    summ = cv_result.summary()
+    nets = [m for m in summ.index if m in MODELS]
+    if not nets:
+        raise ValueError("The cross-validation holds no network to explain (only "
+                         f"{list(summ.index)}).")
+    return max(nets, key=lambda m: (float(summ.loc[m, "accuracy"]), -nets.index(m)))
