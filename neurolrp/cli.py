@@ -25,7 +25,7 @@ def _summary(epochs):
 
 
 def _run_report(epochs, args, out=None):
-    from .report import subject_report
+    from .report import format_p, subject_report
 
     print(_summary(epochs), flush=True)
     t0 = time.perf_counter()
@@ -37,8 +37,8 @@ def _run_report(epochs, args, out=None):
           f"{summary['chance_level']:.0%}, the most frequent class):")
     for model, acc in summary["accuracy"].items():
         flag = "WITHIN CHANCE" if acc["within_chance"] else "above chance"
-        print(f"  {model:10s} {acc['mean']:.3f} ± {acc['sd']:.3f}   p = {acc['binomial_p']:.2g} "
-              f"({flag})")
+        print(f"  {model:10s} {acc['mean']:.3f} ± {acc['sd']:.3f}   "
+              f"p {format_p(acc['binomial_p'])} ({flag})")
     model = summary["explained_model"]
     if summary["explained_model_within_chance"]:
         print(f"WARNING: {model} is within chance (p >= 0.05): its maps explain a network that "

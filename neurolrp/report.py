@@ -360,6 +360,11 @@ def error_trials(rel, proba=None, n_fallback=6):
         return sorted(wrong, key=lambda t: -conf[t]), True
     right = sorted(trials, key=lambda t: conf[t])
     return right[:n_fallback], False
+def format_p(p):
+    """A p-value for people: two significant digits, or "< 0.0001"."""
+    return "< 0.0001" if p < 1e-4 else f"= {p:.2g}"
+
+
 def _alert(text, kind="warning"):
     return f'<div class="alert alert-{kind}" role="alert">{text}</div>'
 
@@ -374,7 +379,7 @@ def _add_headline(report, summary, chance):
         parts.append(_alert(
             f"<b>{html.escape(model)} is within chance</b>: {row.n_correct} of {row.n_trials} "
             f"trials right out of fold ({row.n_correct / row.n_trials:.0%}), binomial "
-            f"p = {row.p_value:.2g} against always guessing the most frequent class "
+            f"p {format_p(row.p_value)} against always guessing the most frequent class "
             f"({row.chance:.0%}). The maps below explain a network that has not shown it "
             "learned the task: read them as what it used, not as brain activity that tells "
             "the classes apart.", "danger"))
@@ -385,7 +390,7 @@ def _add_headline(report, summary, chance):
     items = [
         f"Explained: <b>{html.escape(model)}</b>, {html.escape(summary['explained_model_choice'])}"
         f" (accuracy {acc['mean']:.3f} &plusmn; {acc['sd']:.3f} over folds; "
-        f"binomial p = {row.p_value:.2g} against chance, {row.chance:.0%}).",
+        f"binomial p {format_p(row.p_value)} against chance, {row.chance:.0%}).",
         f"Every one of the {summary['n_trials']} trials explained by the fold's network that "
         f"did not train on it; {summary['n_misclassified']} misclassified.",
         html.escape(summary["conservation"]),
@@ -403,7 +408,7 @@ def _add_accuracy(report, result, chance, model, n_splits):
         flag = "within chance" if bool(ct.loc[m, "within_chance"]) else "above chance"
         rows.append([m] + [f"{a:.3f}" for a in folds.accuracy] +
                     [f"{summ.loc[m, 'accuracy']:.3f} ± {summ.loc[m, 'sd']:.3f}",
-                     f"{ct.loc[m, 'p_value']:.2g} ({flag})"])
+                     f"{format_p(ct.loc[m, 'p_value']).lstrip('= ')} ({flag})"])
     header = (["model"] + [f"fold {k + 1}" for k in range(n_splits)] +
               ["mean ± sd", "binomial p"])
     report.add_html(_table(rows, header) +
