@@ -32,7 +32,7 @@ SECTIONS = ("Summary", "Data", "Accuracy", "Relevance over time", "Channel x tim
 CONSERVATION_TOL = 1e-3
 #: Resolution and format of the trial slider's images (one per trial): small enough
 #: that a report of 100 trials stays a few MB.
-SLIDER_DPI = 80
+SLIDER_DPI = 90
 SLIDER_FORMAT = "webp-lossy"
 #: Trials drawn in the misclassified-trials figure (the rest are on the slider).
 MAX_ERRORS = 18
@@ -524,7 +524,7 @@ def _add_slider(report, rel, other, proba, max_trials):
     for t in order:
         r = rel.sel(trial=t)
         wrong_t = not bool(r.correct.item())
-        fig = plot_trial(rel, t, other=other)
+        fig = plot_trial(rel, t, other=other if wrong_t else None)  # one row less: faster
         arrays.append(_fig_to_array(fig, dpi=SLIDER_DPI))
         captions.append(_trial_caption(r, proba.get(int(t)) if proba else None, wrong_t))
     n = rel.sizes["trial"]
@@ -536,11 +536,12 @@ def _add_slider(report, rel, other, proba, max_trials):
             f"is in relevance.nc): the {len(wrong)} misclassified first, then correct ones "
             "in order.")
     report.add_html(
-        f"<p>{html.escape(note)} Move the slider or use the arrows. Top rows: relevance "
-        "summed in 1 s windows, for the predicted class and, below it on the same colour "
-        "scale, for the true class (a misclassified trial) or the runner-up (a correct "
-        "one). Bottom: the channel x time map for the predicted class, on its own "
-        "scale.</p>", "How to read the trial slider", section="Every trial")
+        f"<p>{html.escape(note)} Move the slider or use the arrows. Top: relevance summed "
+        "in 1 s windows for the predicted class (red: evidence for it, blue: against it) "
+        "and, for a misclassified trial, a second row for its true class on the same colour "
+        "scale (what the network missed). Bottom: the channel x time map for the predicted "
+        "class, on its own scale. Each trial has its own scale: single trials differ in "
+        "strength.</p>", "How to read the trial slider", section="Every trial")
     report.add_figure(arrays, f"Every trial ({len(order)})", caption=captions,
                       image_format=SLIDER_FORMAT, section="Every trial")
 
@@ -574,8 +575,10 @@ def _add_quality(report, result, epochs, model, comp):
                         "network used. AOPC: area over the perturbation curve (higher is "
                         "better).")
     aopc = curves.aopc
-    report.add_html(aopc.round(3).to_html(classes="table table-sm", index=False),
-                    "AOPC per method", section="Explanation quality")
+    report.add_html(aopc.round(3).to_html(classes="table table-sm", index=False) +
+                    "<p>morf: most relevant first (higher is better); lerf: least relevant "
+                    "first (lower is better); ci_low, ci_high: 95% normal interval over "
+                    "trials.</p>", "AOPC per method", section="Explanation quality")
     return aopc
 
 

@@ -680,7 +680,7 @@ def plot_class_gallery(rel, cls, *, n_correct=3, n_wrong=4, tmin=0.5, tmax=2.5,
         label += "\n" + (", ".join(extra) if extra else "")
         ax.set_title(label, fontsize=7.5, color="C3" if "predicted" in label else "k")
     cb = fig.colorbar(im, cax=axes[n])
-    cb.set_label(f"{UNIT} / max |{UNIT}|", fontsize=7)
+    cb.set_label(f"{UNIT} /\nmax |{UNIT}|", fontsize=7)
     cb.ax.tick_params(labelsize=6)
     n_wrong_total = wrong.sizes["trial"]
     what = "p: probability of the predicted class" + ("; r: correlation with the class "
@@ -1098,7 +1098,7 @@ def plot_misclassified(rel, other, *, trials=None, tmin=0.5, tmax=2.5, proba=Non
         cell = outer[k // ncols, k % ncols].get_position(fig)
         fig.text((cell.x0 + cell.x1) / 2, cell.y1 + 0.4 / height, label, ha="center",
                  va="bottom", fontsize=8, fontweight="bold")
-    cax = fig.add_subplot(outer[:, ncols])
+    cax = fig.add_subplot(outer[:min(nrows, 2), ncols])  # at most two rows tall
     cb = fig.colorbar(im, cax=cax)
     cb.set_label(f"{UNIT} / max of the pair", fontsize=7)
     cb.ax.tick_params(labelsize=6)
