@@ -25,7 +25,7 @@ from .viz import (class_average, plot_channel_time, plot_class_gallery, plot_mis
 REPORT_FILES = ("report.html", "summary.json", "relevance.nc")
 
 SECTIONS = ("Summary", "Data", "Accuracy", "Relevance over time", "Channel x time",
-            "Misclassified trials", "Every trial", "Explanation quality", "How it was made")
+            "Statistics", "Misclassified trials", "Every trial", "Explanation quality", "How it was made")
 
 #: Conservation passes when relevance adds up to the score within this (relative),
 #: the biases' and the stabiliser's shares counted.
@@ -34,6 +34,9 @@ CONSERVATION_TOL = 1e-3
 #: that a report of 100 trials stays a few MB.
 SLIDER_DPI = 90
 SLIDER_FORMAT = "webp-lossy"
+#: Cluster tests in the report: permutations and time bins (seconds).
+STATS_PERMUTATIONS = 500
+STATS_BIN = 0.1
 #: Trials drawn in the misclassified-trials figure (the rest are on the slider).
 MAX_ERRORS = 18
 
@@ -252,6 +255,7 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
         _add_data(report, epochs)
         _add_accuracy(report, result, chance, explain_model, n_splits)
         _add_class_maps(report, rel)
+        _add_statistics(report, rel, seed)
         _add_errors(report, rel, other, proba)
         _add_gallery(report, rel, proba)
         _add_slider(report, rel, other, proba, max_trials)
@@ -450,6 +454,41 @@ def _add_class_maps(report, rel):
                             "the cue. Look for where (rows) and when (columns) evidence "
                             "gathers; a stripe over all rows at one moment points at an "
                             "artefact rather than a brain source.")
+
+
+def _add_statistics(report, rel, seed):
+    """Cluster-based permutation tests of the correct trials' relevance, per class."""
+    from .stats import one_sample_test
+    from .viz import plot_group_channel_time, plot_group_topomaps
+
+    correct = rel.sel(trial=rel.correct)
+    try:
+        res = one_sample_test(correct, by="target", n_permutations=STATS_PERMUTATIONS,
+                              bin_width=STATS_BIN, seed=seed, verbose=False)
+    except ValueError as err:  # e.g. a class with fewer than two correct trials
+        report.add_html(f"<p>Not computed: {html.escape(str(err))}</p>",
+                        "Where relevance differs from zero", section="Statistics")
+        return
+    alpha = res.attrs.get("alpha", 0.05)
+    n_sig = {str(g): int((res.p_value.sel(group=g) < alpha).sum()) for g in res.group.values}
+    how = (f"One-sample cluster-based permutation tests (mne.stats, {STATS_PERMUTATIONS} "
+           f"sign-flip permutations, seed {seed}, relevance averaged in {STATS_BIN:g} s bins, "
+           "neighbouring sensors and adjacent bins clustered) of the correctly classified "
+           "trials' relevance for their class, against zero. Significant clusters (p < "
+           f"{alpha:g}): " + ", ".join(f"{g}: {n}" for g, n in n_sig.items()) + "."
+           + (" With none, no channel x time region carries relevance reliably across "
+              "trials." if not any(n_sig.values()) else ""))
+    fig = plot_group_topomaps(correct, by="target", window=1.0, stats=res)
+    _add_figure(report, fig, "Where relevance differs from zero: scalp", section="Statistics",
+                caption=how + " White dots: sensors inside a significant cluster at some time "
+                        "of the window; one colour scale for both classes. Relevance that "
+                        "is strong but not marked is not reliable across trials.")
+    fig = plot_group_channel_time(correct, by="target", stats=res)
+    _add_figure(report, fig, "Where relevance differs from zero: channel x time",
+                section="Statistics",
+                caption="The same test over channel x time: outlined, the significant "
+                        "clusters; the rest is veiled. Mean relevance of the correct trials, "
+                        "one colour scale for both classes.")
 
 
 def _add_gallery(report, rel, proba):
