@@ -568,12 +568,11 @@ def _add_slider(report, rel, other, proba, max_trials):
         captions.append(_trial_caption(r, proba.get(int(t)) if proba else None, wrong_t))
     n = rel.sizes["trial"]
     left_out = n - len(order)
-    note = (f"All {n} trials, the {len(wrong)} misclassified first (most confident error "
-            "first), then the correct ones in order."
-            if not left_out else
+    first = (f"the {len(wrong)} misclassified first (most confident error first), then the "
+             "correct ones in order" if wrong else "in order (none misclassified)")
+    note = (f"All {n} trials, {first}." if not left_out else
             f"{len(order)} of {n} trials (the report shows at most {max_trials}; every trial "
-            f"is in relevance.nc): the {len(wrong)} misclassified first, then correct ones "
-            "in order.")
+            f"is in relevance.nc), {first}.")
     report.add_html(
         f"<p>{html.escape(note)} Move the slider or use the arrows. Top: relevance summed "
         "in 1 s windows for the predicted class (red: evidence for it, blue: against it) "

@@ -680,7 +680,7 @@ def plot_class_gallery(rel, cls, *, n_correct=3, n_wrong=4, tmin=0.5, tmax=2.5,
         label += "\n" + (", ".join(extra) if extra else "")
         ax.set_title(label, fontsize=7.5, color="C3" if "predicted" in label else "k")
     cb = fig.colorbar(im, cax=axes[n])
-    cb.set_label(f"{UNIT} /\nmax |{UNIT}|", fontsize=7)
+    cb.set_label(f"{UNIT} / own max", fontsize=6)
     cb.ax.tick_params(labelsize=6)
     n_wrong_total = wrong.sizes["trial"]
     what = "p: probability of the predicted class" + ("; r: correlation with the class "

@@ -144,10 +144,6 @@ def test_error_trials_misclassified_first_else_least_confident():
     assert not wrong and trials == [0, 1, 2]
 
 
-def _sections_html(rep):
-    return "".join(html for *_, html in rep._content) if hasattr(rep, "_content") else ""
-
-
 def _report_html(tmp_path, rep):
     path = tmp_path / "r.html"
     rep.save(path, open_browser=False, overwrite=True, verbose=False)
@@ -188,6 +184,13 @@ def test_slider_has_every_trial_misclassified_first(tmp_path):
     report._add_slider(rep, rel, oth, proba, max_trials=3)
     html = _report_html(tmp_path, rep)
     assert html.count('class="carousel-item') == 3 and "3 of 8 trials" in html
+    # nothing misclassified: all in order, said so
+    rel, oth = _rel(wrong=())
+    rep = mne.Report(title="t", verbose=False)
+    report._add_slider(rep, rel, oth, proba, max_trials=100)
+    html = _report_html(tmp_path, rep)
+    assert "All 8 trials, in order (none misclassified)." in html
+    assert html.index("Trial 0: true left") < html.index("Trial 1: true right")
 
 
 def _cv(acc_by_model, n=40, classes=CLASSES):
