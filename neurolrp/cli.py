@@ -167,8 +167,8 @@ def cmd_run(args):
                                                          args.task is not None):
         args.dataset = "eegbci"  # --subject or --task name an eegbci recording
     if (args.dataset is None) == (args.epochs is None):
-        raise ValueError("give either --subject N (--dataset eegbci, the default with "
-                         "--subject) or --epochs FILE")
+        raise ValueError("give either --dataset eegbci (the default with --subject N or "
+                         "--task T) or --epochs FILE")
     if args.epochs is not None and (args.subject is not None or args.task is not None):
         raise ValueError("--subject and --task name an eegbci recording; they do not go with "
                          "--epochs")

@@ -241,8 +241,11 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
             "explained_model_choice": how_chosen})
         # every trial explained for every class: the true class of a misclassified
         # trial ("what it missed") and the runner-up of a correct one
-        per_class = {str(c): explain_out_of_fold(result, epochs, explain_model, composite=comp,
-                                                 target=c) for c in result.classes}
+        # (by position when a class is named like a target keyword)
+        per_class = {str(c): explain_out_of_fold(
+            result, epochs, explain_model, composite=comp,
+            target=k if str(c) in ("predicted", "true") else c)
+            for k, c in enumerate(result.classes)}
         proba = _proba_of_prediction(result, explain_model, rel)
         other = _other_class(rel, per_class, result, explain_model)
         save_relevance(rel, tmp_dir / "relevance.nc")
