@@ -248,8 +248,10 @@ def build_parser():
     run = sub.add_parser(
         "run", help="the same job for another subject, task or your own epochs",
         description="Cross-validate, explain every trial and write a report for one subject: "
-                    "PhysioNet eegmmidb (--dataset eegbci --subject N --task T) or your own "
-                    "epochs (--epochs FILE-epo.fif).")
+                    "PhysioNet eegmmidb (--subject N --task T; --dataset eegbci is implied) "
+                    "or your own epochs (--epochs FILE-epo.fif). The best cross-validated "
+                    "network is explained (--explain), and any model within chance is "
+                    "flagged.")
     run.add_argument("--dataset", choices=["eegbci"],
                      help="a dataset the loaders know (default with --subject: eegbci)")
     run.add_argument("--subject", type=int, default=None,
