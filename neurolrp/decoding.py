@@ -377,8 +377,8 @@ def chance_test(cv_result, alpha=0.05):
 def best_network(cv_result):
     """The cross-validated network with the highest mean accuracy.
 
-    Only networks count (a classical baseline cannot be explained with
-    LRP); ties go to the one listed first.
+    Only networks count (a classical baseline such as ``"csp+lda"`` cannot
+    be explained with LRP); ties go to the one listed first.
 
     Parameters
     ----------
@@ -394,7 +394,7 @@ def best_network(cv_result):
         raise TypeError(f"cv_result must be what neurolrp.cross_validate returns, got "
                         f"{type(cv_result).__name__}.")
     summ = cv_result.summary()
-    nets = [m for m in summ.index if m in MODELS]
+    nets = [m for m in summ.index if m not in BASELINES]
     if not nets:
         raise ValueError("The cross-validation holds no network to explain (only "
                          f"{list(summ.index)}).")

@@ -309,19 +309,23 @@ def conservation_sentence(accounted, raw=None):
 
 
 def _proba_of_prediction(result, model, rel):
-    """Trial (``rel``'s coordinate) -> probability of the predicted class."""
-    df = result.predictions[result.predictions.model == model].sort_values("trial")
-    p = [float(getattr(r, f"proba_{r.y_pred}")) for r in df.itertuples()]
-    return dict(zip((int(t) for t in rel.trial.values), p))
+    """Trial (a value of ``rel.trial``) -> probability of the predicted class."""
+    df = result.predictions[result.predictions.model == model]
+    proba = {int(r.trial): float(getattr(r, f"proba_{r.y_pred}")) for r in df.itertuples()}
+    missing = [int(t) for t in rel.trial.values if int(t) not in proba]
+    if missing:  # the relevance and the predictions must name the same trials
+        raise RuntimeError(f"No out-of-fold prediction for trial(s) {missing[:5]}.")
+    return proba
 
 
 def _runner_up(result, model):
-    """Per trial (in trial order): the class with the second highest probability."""
-    df = result.predictions[result.predictions.model == model].sort_values("trial")
+    """Trial -> the class with the second highest out-of-fold probability."""
+    df = result.predictions[result.predictions.model == model]
     classes = [str(c) for c in result.classes]
     probs = df[[f"proba_{c}" for c in classes]].to_numpy()
     order = np.argsort(-probs, axis=1, kind="stable")
-    return [classes[o[1]] if len(classes) > 1 else classes[o[0]] for o in order]
+    k = 1 if len(classes) > 1 else 0
+    return {int(t): classes[o[k]] for t, o in zip(df.trial, order)}
 
 
 def _other_class(rel, per_class, result, model):
@@ -332,7 +336,7 @@ def _other_class(rel, per_class, result, model):
     parts = []
     for k, t in enumerate(rel.trial.values):
         r = rel.isel(trial=k)
-        cls = str(r.y_true.item()) if not bool(r.correct.item()) else runner[k]
+        cls = str(r.y_true.item()) if not bool(r.correct.item()) else runner[int(t)]
         parts.append(per_class[cls].sel(trial=[t]))
     return xr.concat(parts, dim="trial", combine_attrs="override")
 

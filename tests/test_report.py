@@ -271,3 +271,31 @@ def test_report_on_left_right_explains_real_errors(tmp_path):
     assert "adds up to the network" in html
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["accuracy"]["csp+lda"].keys() >= {"binomial_p", "within_chance"}
+
+
+def test_report_matches_predictions_by_trial_id_not_position():
+    # the epochs' own trial numbers, and predictions in another order
+    ids = np.array([12, 3, 40, 7, 25, 9, 31, 18])
+    rel, _ = _rel(wrong=(1,), trial=ids)
+    rows = []
+    for k in np.random.default_rng(1).permutation(len(ids)):
+        r = rel.isel(trial=k)
+        p_left = 0.8 if str(r.y_pred.item()) == "left" else 0.3
+        rows.append({"model": "shallow", "trial": int(ids[k]), "fold": 0,
+                     "y_true": str(r.y_true.item()), "y_pred": str(r.y_pred.item()),
+                     "correct": bool(r.correct.item()), "proba_left": p_left,
+                     "proba_right": 1 - p_left})
+    cv = CVResult(scores=pd.DataFrame([{"model": "shallow", "fold": 0, "accuracy": 7 / 8}]),
+                  predictions=pd.DataFrame(rows), estimators={"shallow": []}, folds=[],
+                  classes=np.array(CLASSES))
+    proba = report._proba_of_prediction(cv, "shallow", rel)
+    assert proba == {int(t): (0.8 if p == "left" else 0.7)
+                     for t, p in zip(ids, map(str, rel.y_pred.values))}
+    per_class = {c: rel.assign_coords(target=("trial", [c] * len(ids))) for c in CLASSES}
+    other = report._other_class(rel, per_class, cv, "shallow")
+    assert list(other.trial.values) == list(ids)
+    for t in ids:
+        r = rel.sel(trial=t)
+        want = str(r.y_true.item()) if not bool(r.correct.item()) else \
+            ("right" if str(r.y_pred.item()) == "left" else "left")
+        assert str(other.sel(trial=t).target.item()) == want
