@@ -295,7 +295,7 @@ def conservation_sentence(accounted, raw=None):
     text : str
     """
     if accounted <= CONSERVATION_TOL:
-        text = (f"Relevance adds up to the network's score within {accounted:.0e} (relative) "
+        text = (f"Relevance adds up to the network's score within {accounted:.2g} (relative) "
                 "once the biases' share is counted: the explanation accounts for the whole "
                 "decision.")
     else:
