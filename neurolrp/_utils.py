@@ -1,6 +1,7 @@
 """Small helpers shared by every stage: logging, progress, input checks."""
 
 import contextlib
+import contextvars
 import logging
 import os
 import sys
@@ -74,17 +75,93 @@ def use_log_level(verbose):
         logger.setLevel(old)
 
 
-def progress(iterable, desc, total=None, verbose=None):
-    """Wrap ``iterable`` in a progress bar unless ``verbose`` silences it.
+#: Prefix of every progress bar's description in the current context (see
+#: :func:`progress_prefix`).
+_PREFIX = contextvars.ContextVar("neurolrp_progress_prefix", default="")
 
-    The bar is tqdm's (a dependency of MNE); it goes to stderr and adapts to
-    Jupyter, like MNE's own progress bars.
+
+@contextlib.contextmanager
+def progress_prefix(text):
+    """Name what the progress bars opened inside this block belong to.
+
+    ``cross_validate`` uses it so that each training run's bar reads
+    ``shallow fold 2/5 | Training shallow``.
+    """
+    token = _PREFIX.set(f"{_PREFIX.get()}{text} | ")
+    try:
+        yield
+    finally:
+        _PREFIX.reset(token)
+
+
+def in_notebook():
+    """Whether this process is a Jupyter kernel (not a terminal IPython)."""
+    shell = sys.modules.get("IPython")
+    if shell is None or "ipykernel" not in sys.modules:
+        return False
+    try:
+        ip = shell.get_ipython()
+    except AttributeError:
+        return False
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def _isatty(stream):
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed or replaced streams
+        return False
+
+
+def progress_mode(verbose=None):
+    """Where progress bars go: ``"notebook"``, ``"terminal"``, ``"text"`` or None (none).
+
+    - ``verbose`` False or ``"warning"`` and above: none.
+    - In a Jupyter kernel: a widget bar when ``ipywidgets`` is installed,
+      otherwise ``"text"`` (tqdm's plain bar, which Jupyter redraws in place;
+      no "IProgress not found" warning).
+    - In a terminal (stderr is a TTY): ``"terminal"``.
+    - Anywhere else (output piped to a file, CI logs): none, so a log does not
+      fill with hundreds of bar updates; ``verbose="debug"`` or the
+      environment variable ``NEUROLRP_PROGRESS=1`` asks for them anyway
+      (``NEUROLRP_PROGRESS=0`` turns every bar off).
     """
     if _verbose_level(verbose) > logging.INFO:
-        return iterable
-    from tqdm.auto import tqdm
+        return None
+    env = os.environ.get("NEUROLRP_PROGRESS", "").strip().lower()
+    if env in ("0", "no", "off", "never", "false"):
+        return None
+    if in_notebook():
+        import importlib.util
 
-    return tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stderr)
+        return "notebook" if importlib.util.find_spec("ipywidgets") else "text"
+    if _isatty(sys.stderr):
+        return "terminal"
+    if env in ("1", "yes", "on", "always", "true") or _verbose_level(verbose) < logging.INFO:
+        return "text"
+    return None
+
+
+def progress(iterable, desc, total=None, verbose=None):
+    """Wrap ``iterable`` in a progress bar where one helps (see :func:`progress_mode`).
+
+    The bar is tqdm's (a dependency of MNE) on stderr, one line that is
+    removed when done; in Jupyter a widget (with ``ipywidgets``) or tqdm's
+    text bar. Outside a terminal or notebook ``iterable`` is returned as it
+    is unless asked for (``verbose="debug"``, ``NEUROLRP_PROGRESS=1``).
+    """
+    mode = progress_mode(verbose)
+    if mode is None:
+        return iterable
+    desc = f"{_PREFIX.get()}{desc}"
+    if mode == "notebook":
+        from tqdm.notebook import tqdm
+
+        return tqdm(iterable, desc=desc, total=total, leave=False)
+    from tqdm.std import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stderr,
+                dynamic_ncols=mode == "terminal", mininterval=0.2 if mode == "terminal" else 2.0)
 
 
 def check_finite(data, what="data"):

@@ -508,4 +508,5 @@ def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
         if key in rel.attrs:
             rel.attrs[key] = float(max(p.attrs[key] for p in parts))
     rel.attrs["out_of_fold"] = len(parts)
+    rel.attrs["in_sample"] = 0  # every trial explained by a network that never trained on it
     return rel

@@ -24,22 +24,29 @@ def _summary(epochs):
     )
 
 
-def _run_report(epochs, args):
-    from .report import subject_report
+def _run_report(epochs, args, out=None):
+    from .report import format_p, subject_report
 
     print(_summary(epochs), flush=True)
     t0 = time.perf_counter()
-    summary = subject_report(epochs, args.out, models=tuple(args.models),
-                             composite=args.composite, n_splits=args.folds, seed=args.seed,
-                             overwrite=args.overwrite, verbose=args.verbose)
-    print("\nCross-validated accuracy (same folds):")
+    summary = subject_report(epochs, out or args.out, models=tuple(args.models),
+                             explain_model=args.explain, composite=args.composite,
+                             n_splits=args.folds, seed=args.seed, overwrite=args.overwrite,
+                             verbose=args.verbose)
+    print("\nCross-validated accuracy (same folds; binomial test against chance "
+          f"{summary['chance_level']:.0%}, the most frequent class):")
     for model, acc in summary["accuracy"].items():
-        print(f"  {model:10s} {acc['mean']:.3f} ± {acc['sd']:.3f}")
-    print(f"Explained {summary['n_trials']} trials out of fold ({summary['explained_model']}, "
-          f"composite {summary['composite']}); {summary['n_misclassified']} misclassified.")
-    print(f"Conservation: sum of relevance vs score, largest relative error "
-          f"{summary['conservation_error']:.2e} (biases keep their share); "
-          f"{summary['conservation_error_accounted']:.1e} with those shares counted.")
+        flag = "WITHIN CHANCE" if acc["within_chance"] else "above chance"
+        print(f"  {model:10s} {acc['mean']:.3f} ± {acc['sd']:.3f}   "
+              f"p {format_p(acc['binomial_p'])} ({flag})")
+    model = summary["explained_model"]
+    if summary["explained_model_within_chance"]:
+        print(f"WARNING: {model} is within chance (p >= 0.05): its maps explain a network that "
+              "has not shown it learned the task.")
+    print(f"Explained {summary['n_trials']} trials out of fold with {model} "
+          f"({summary['explained_model_choice']}; composite {summary['composite']}); "
+          f"{summary['n_misclassified']} misclassified.")
+    print(f"Conservation: {summary['conservation']}")
     if "aopc_most_relevant_first" in summary:
         print("Perturbation, AOPC with the most relevant removed first (higher is better; "
               "patch / channel / time window):")
@@ -47,7 +54,7 @@ def _run_report(epochs, args):
             print(f"  {m:10s} " + " / ".join(f"{v[g]:.2f}" for g in ("patch", "channel", "time")))
     print(f"Report: {Path(summary['files']['report']).resolve()}")
     print(f"Done in {time.perf_counter() - t0:.0f} s.")
-    return 0
+    return summary
 
 
 def _check_common(args):
@@ -61,15 +68,94 @@ def _check_common(args):
         raise ValueError(f"--seed must be 0 or more, got {args.seed}")
     if len(set(args.models)) != len(args.models):
         raise ValueError(f"--models lists a network twice: {' '.join(args.models)}")
-    check_output_folder(args.out, args.overwrite, REPORT_FILES)
+    if args.explain != "best" and args.explain not in args.models:
+        raise ValueError(f"--explain {args.explain} is not among --models "
+                         f"{' '.join(args.models)}")
+    if getattr(args, "command", None) != "demo":
+        check_output_folder(args.out, args.overwrite, REPORT_FILES)
+
+
+#: The demo's tasks (both imagery tasks of the bundled subject) and their folders.
+DEMO_TASKS = (("imagery/hands-feet", "hands-feet"), ("imagery/left-right", "left-right"))
 
 
 def cmd_demo(args):
+    from ._checks import check_output_folder
     from .datasets import load_eegbci
+    from .report import REPORT_FILES
 
     _check_common(args)
-    epochs = load_eegbci(1, "imagery/hands-feet", resample=80, verbose=False)
-    return _run_report(epochs, args)
+    out = check_output_folder(args.out, args.overwrite,
+                              ("index.html",) + tuple(d for _, d in DEMO_TASKS))
+    for _, folder in DEMO_TASKS:
+        check_output_folder(out / folder, args.overwrite, REPORT_FILES)
+    t0 = time.perf_counter()
+    done = []
+    for k, (task, folder) in enumerate(DEMO_TASKS):
+        print(f"\n== Task {k + 1} of {len(DEMO_TASKS)}: {task} ==", flush=True)
+        epochs = load_eegbci(1, task, resample=80, verbose=False)
+        done.append((task, folder, _run_report(epochs, args, out / folder)))
+    index = write_index(out, done, overwrite=True)
+    print(f"\nIndex of both reports: {index.resolve()}")
+    print(f"Demo done in {time.perf_counter() - t0:.0f} s.")
+    return 0
+
+
+def write_index(out, reports, overwrite=False):
+    """An index page linking the demo's reports, with their headline numbers.
+
+    Parameters
+    ----------
+    out : path-like
+        Folder holding the reports' folders; ``index.html`` goes there.
+    reports : list of (str, str, dict)
+        ``(task, folder, summary)`` per report, ``summary`` as returned by
+        :func:`neurolrp.report.subject_report`.
+    overwrite : bool
+        Replace an existing ``index.html``.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The index page.
+    """
+    import html
+
+    from ._checks import atomic_file
+
+    out = Path(out)
+    path = out / "index.html"
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it.")
+    rows = []
+    for task, folder, s in reports:
+        acc = s["accuracy"][s["explained_model"]]
+        flag = (' <b style="color:#b00">within chance</b>' if s["explained_model_within_chance"]
+                else "")
+        base = s["accuracy"].get("csp+lda")
+        base_txt = "" if base is None else f"{base['mean']:.3f} ± {base['sd']:.3f}"
+        rows.append(
+            f'<tr><td><a href="{html.escape(folder)}/report.html">{html.escape(task)}</a></td>'
+            f"<td>{s['n_trials']}</td><td>{html.escape(s['explained_model'])}: "
+            f"{acc['mean']:.3f} ± {acc['sd']:.3f}{flag}</td>"
+            f"<td>{base_txt}</td><td>{s['n_misclassified']}</td></tr>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>neurolrp demo</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}}
+td,th{{padding:.3em .8em;text-align:left;border-bottom:1px solid #ddd}}</style></head>
+<body><h1>neurolrp demo: PhysioNet eegmmidb subject 1, motor imagery</h1>
+<p>One report per task. Each trial is explained with LRP by the cross-validation fold's
+network that did not train on it; the misclassified trials are explained for the predicted
+and for the true class.</p>
+<table><tr><th>task (report)</th><th>trials</th><th>explained network, accuracy</th>
+<th>CSP + LDA</th><th>misclassified</th></tr>
+{"".join(rows)}</table>
+<p>neurolrp {html.escape(reports[0][2]["versions"]["neurolrp"]) if reports else ""}</p>
+</body></html>
+"""
+    with atomic_file(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return path
 
 
 def cmd_run(args):
@@ -77,8 +163,17 @@ def cmd_run(args):
 
     from .datasets import load_eegbci, load_epochs
 
+    if args.dataset is None and args.epochs is None and (args.subject is not None or
+                                                         args.task is not None):
+        args.dataset = "eegbci"  # --subject or --task name an eegbci recording
     if (args.dataset is None) == (args.epochs is None):
-        raise ValueError("give either --dataset eegbci (with --subject, --task) or --epochs FILE")
+        raise ValueError("give either --dataset eegbci (the default with --subject N or "
+                         "--task T) or --epochs FILE")
+    if args.epochs is not None and (args.subject is not None or args.task is not None):
+        raise ValueError("--subject and --task name an eegbci recording; they do not go with "
+                         "--epochs")
+    args.subject = 1 if args.subject is None else args.subject
+    args.task = args.task or "imagery/hands-feet"
     if not 1 <= args.subject <= 109:
         raise ValueError(f"--subject must be from 1 to 109, got {args.subject}")
     if not math.isfinite(args.resample) or args.resample < 0:
@@ -95,19 +190,24 @@ def cmd_run(args):
     else:
         epochs = load_eegbci(args.subject, args.task, path=args.data_path,
                              resample=args.resample or None, verbose=False)
-    return _run_report(epochs, args)
+    _run_report(epochs, args)
+    return 0
 
 
 def _add_common(p):
     from .lrp.composites import COMPOSITES, DEFAULT_COMPOSITE
-    from .models import MODELS
+    from .classifier import MODEL_CHOICES
 
     p.add_argument("--out", default="neurolrp-output", metavar="DIR",
-                   help="folder for report.html, summary.json and relevance.nc "
-                        "(default: %(default)s)")
-    p.add_argument("--models", nargs="+", default=["shallow"], choices=sorted(MODELS),
-                   metavar="MODEL", help="networks to cross-validate beside CSP+LDA; the first "
-                   f"is explained ({', '.join(sorted(MODELS))}; default: shallow)")
+                   help="folder for report.html, summary.json and relevance.nc (the demo: "
+                        "one such folder per task and index.html) (default: %(default)s)")
+    p.add_argument("--models", nargs="+", default=["shallow"], choices=MODEL_CHOICES,
+                   metavar="MODEL", help="networks to cross-validate beside CSP+LDA "
+                   f"({', '.join(MODEL_CHOICES)}; auto: ShallowNet or EEGNet, chosen in each "
+                   "fold by an inner cross-validation; default: shallow)")
+    p.add_argument("--explain", default="best", choices=["best", *MODEL_CHOICES],
+                   metavar="MODEL", help="which network to explain: 'best' (the highest "
+                   "cross-validated accuracy; default) or one of --models")
     p.add_argument("--composite", default=DEFAULT_COMPOSITE, choices=sorted(COMPOSITES),
                    metavar="NAME", help=f"LRP composite ({', '.join(sorted(COMPOSITES))}; "
                    "default: %(default)s)")
@@ -130,13 +230,17 @@ def build_parser():
         prog="neurolrp",
         description="Explain deep-learning decisions on EEG, trial by trial, with LRP.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"neurolrp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo = sub.add_parser(
-        "demo", help="run the whole job on the bundled subject (imagery, hands vs feet)",
-        description="Run the whole job on the bundled subject 1 of PhysioNet eegmmidb "
-                    "(motor imagery, hands vs feet, 7-30 Hz, -1 to 4 s, 80 Hz), offline: "
-                    "cross-validated training beside CSP+LDA, out-of-fold LRP of every "
-                    "trial, and an HTML report.")
+        "demo", help="run the whole job on the bundled subject (both imagery tasks)",
+        description="Run the whole job on the bundled subject 1 of PhysioNet eegmmidb, "
+                    "offline, for both motor-imagery tasks (hands vs feet, left vs right; "
+                    "7-30 Hz, -1 to 4 s, 80 Hz): cross-validated training beside CSP+LDA, "
+                    "out-of-fold LRP of every trial, one HTML report per task "
+                    "(OUT/hands-feet/, OUT/left-right/) and OUT/index.html linking them.")
     _add_common(demo)
     demo.set_defaults(func=cmd_demo, out="neurolrp-demo")
     for action in demo._actions:
@@ -145,13 +249,17 @@ def build_parser():
     run = sub.add_parser(
         "run", help="the same job for another subject, task or your own epochs",
         description="Cross-validate, explain every trial and write a report for one subject: "
-                    "PhysioNet eegmmidb (--dataset eegbci --subject N --task T) or your own "
-                    "epochs (--epochs FILE-epo.fif).")
-    run.add_argument("--dataset", choices=["eegbci"], help="a dataset the loaders know")
-    run.add_argument("--subject", type=int, default=1, help="subject number (default: 1)")
-    run.add_argument("--task", default="imagery/hands-feet", choices=sorted(TASKS),
+                    "PhysioNet eegmmidb (--subject N --task T; --dataset eegbci is implied) "
+                    "or your own epochs (--epochs FILE-epo.fif). The best cross-validated "
+                    "network is explained (--explain), and any model within chance is "
+                    "flagged.")
+    run.add_argument("--dataset", choices=["eegbci"],
+                     help="a dataset the loaders know (default with --subject: eegbci)")
+    run.add_argument("--subject", type=int, default=None,
+                     help="subject number of PhysioNet eegmmidb (default: 1)")
+    run.add_argument("--task", default=None, choices=sorted(TASKS),
                      metavar="TASK", help=f"{', '.join(sorted(TASKS))} "
-                     "(default: %(default)s)")
+                     "(default: imagery/hands-feet)")
     run.add_argument("--data-path", default=None, metavar="DIR",
                      help="folder holding MNE-eegbci-data/ (default: $NEUROLRP_DATA, the "
                           "repository's datasets/, MNE's data folder)")

@@ -16,7 +16,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
 from ._checks import check_bool, check_data, check_int, pick_eeg
-from ._utils import logger, use_log_level
+from ._utils import logger, progress_prefix, use_log_level
 from .classifier import MODEL_CHOICES, EEGClassifier
 from .datasets import epochs_to_arrays
 
@@ -211,8 +211,13 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         Seed of the split and of every network.
     classifier_params : dict | None
         Extra :class:`~neurolrp.EEGClassifier` parameters for every network.
-    verbose : bool
-        Log progress per model and fold.
+    verbose : bool | str | None
+        Log one line per model and fold (accuracy and time). While a network
+        trains, a progress bar (``shallow fold 2/5 | Training shallow``)
+        shows its epochs in a terminal or notebook; outside them (a log
+        file, CI) bars are left out unless ``verbose="debug"`` or
+        ``NEUROLRP_PROGRESS=1`` (see :func:`neurolrp._utils.progress_mode`).
+        False: nothing.
     baselines : sequence of str | None
         Classical baselines to evaluate on the same folds: ``"csp+lda"``
         (:func:`make_csp_lda`, band power) and/or ``"slda"``
@@ -295,14 +300,16 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
                 template = BASELINES[name]()
                 data = X.astype(np.float64)
             else:
-                template = EEGClassifier(name, seed=seed, verbose=False,
+                # the network's own bar (epochs) shows where a terminal or notebook shows it
+                template = EEGClassifier(name, seed=seed, verbose=verbose,
                                          **(classifier_params or {}))
                 data = epochs
             estimators[name] = []
             for k, (train, test) in enumerate(folds):
                 t0 = time.perf_counter()
                 est = clone(template)
-                with mne.utils.use_log_level("WARNING"):  # CSP logs every covariance
+                with mne.utils.use_log_level("WARNING"), \
+                        progress_prefix(f"{name} fold {k + 1}/{n_splits}"):  # CSP logs a lot
                     est.fit(data[train], y[train])
                     proba, pred = est.predict_proba(data[test]), est.predict(data[test])
                 fit_s = time.perf_counter() - t0
@@ -322,3 +329,77 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
     predictions = pd.DataFrame(preds).sort_values(["model", "trial"], kind="stable")
     return CVResult(pd.DataFrame(rows), predictions.reset_index(drop=True), estimators, folds,
                     classes)
+
+
+def chance_test(cv_result, alpha=0.05):
+    """Is each cross-validated model better than chance? A binomial test per model.
+
+    The out-of-fold predictions of a model are ``n`` trials of which ``k``
+    are correct; under chance every trial is right with the probability of
+    always guessing the most frequent class (``1 / n_classes`` for balanced
+    classes). :func:`scipy.stats.binomtest` (one-sided, greater) gives the
+    probability of ``k`` or more correct trials by chance; a model with
+    ``p >= alpha`` is *within chance*: its explanations may show nothing the
+    network learned.
+
+    Parameters
+    ----------
+    cv_result : CVResult
+        From :func:`cross_validate`.
+    alpha : float
+        Significance level.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per model, in the order of ``cv_result.summary()``:
+        ``model``, ``accuracy`` (mean over folds), ``n_trials``,
+        ``n_correct``, ``chance`` (the guessing rate), ``p_value``,
+        ``within_chance`` (bool).
+    """
+    from scipy.stats import binomtest
+
+    if not isinstance(cv_result, CVResult):
+        raise TypeError(f"cv_result must be what neurolrp.cross_validate returns, got "
+                        f"{type(cv_result).__name__}.")
+    if not (isinstance(alpha, float) and 0 < alpha < 1):
+        raise ValueError(f"alpha must be a float between 0 and 1, got {alpha!r}.")
+    summ = cv_result.summary()
+    rows = []
+    for model in summ.index:
+        p = cv_result.predictions[cv_result.predictions.model == model]
+        n = len(p)
+        k = int(np.asarray(p.correct, bool).sum())
+        chance = float(p.y_true.astype(str).value_counts(normalize=True).max())
+        pval = float(binomtest(k, n, chance, alternative="greater").pvalue)
+        rows.append({"model": model, "accuracy": float(summ.loc[model, "accuracy"]),
+                     "n_trials": n, "n_correct": k, "chance": chance, "p_value": pval,
+                     "within_chance": pval >= alpha})
+    return pd.DataFrame(rows)
+
+
+def best_network(cv_result):
+    """The cross-validated network with the highest mean accuracy.
+
+    Only networks count (a classical baseline such as ``"csp+lda"`` cannot
+    be explained with LRP); ties go to the one listed first.
+
+    Parameters
+    ----------
+    cv_result : CVResult
+        From :func:`cross_validate`.
+
+    Returns
+    -------
+    model : str
+        Its name, a key of ``cv_result.estimators``.
+    """
+    if not isinstance(cv_result, CVResult):
+        raise TypeError(f"cv_result must be what neurolrp.cross_validate returns, got "
+                        f"{type(cv_result).__name__}.")
+    summ = cv_result.summary()
+    nets = [m for m in summ.index if m not in BASELINES]
+    if not nets:
+        raise ValueError("The cross-validation holds no network to explain (only "
+                         f"{list(summ.index)}).")
+    return max(nets, key=lambda m: (float(summ.loc[m, "accuracy"]), -nets.index(m)))

@@ -122,3 +122,62 @@ def test_console_script_runs():
     assert res.returncode == 0 and "--out" in res.stdout
     exe = shutil.which("neurolrp")
     assert exe is not None, "the neurolrp console script is not installed"
+
+
+def test_cli_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"neurolrp {neurolrp.__version__}"
+
+
+def _fake_summary(task, n_wrong, within=False):
+    return {"n_trials": 45, "explained_model": "shallow", "explained_model_within_chance": within,
+            "accuracy": {"shallow": {"mean": 0.6, "sd": 0.1}, "csp+lda": {"mean": 0.5, "sd": 0.1}},
+            "n_misclassified": n_wrong, "versions": {"neurolrp": neurolrp.__version__}}
+
+
+def test_cli_subject_implies_eegbci_and_explain_checked(monkeypatch, tmp_path, capsys):
+    import neurolrp.cli as cli
+    import neurolrp.datasets as datasets
+
+    calls = []
+    monkeypatch.setattr(datasets, "load_eegbci", lambda s, t, **kw: calls.append((s, t)) or "ep")
+    monkeypatch.setattr(cli, "_run_report", lambda ep, args, out=None: calls.append(args.explain))
+    out = str(tmp_path / "o")
+    assert main(["run", "--subject", "2", "--task", "imagery/left-right", "--out", out]) == 0
+    assert calls == [(2, "imagery/left-right"), "best"]
+    assert main(["run", "--task", "imagery/left-right", "--out", out]) == 0
+    assert calls[-2] == (1, "imagery/left-right")
+    assert main(["run", "--epochs", "x-epo.fif", "--subject", "2", "--out", out]) == 1
+    assert "do not go with --epochs" in capsys.readouterr().err
+    assert main(["run", "--subject", "1", "--models", "shallow", "--explain", "eegnet",
+                 "--out", out]) == 1
+    assert "--explain eegnet is not among --models" in capsys.readouterr().err
+
+
+def test_cli_demo_writes_both_tasks_and_an_index(monkeypatch, tmp_path, capsys):
+    import neurolrp.cli as cli
+    import neurolrp.datasets as datasets
+
+    monkeypatch.setattr(datasets, "load_eegbci", lambda s, t, **kw: t)
+
+    def fake_run(task, args, out=None):
+        out.mkdir(parents=True)
+        (out / "report.html").write_text("r")
+        return _fake_summary(task, 0 if "hands" in task else 18, within="left" in task)
+
+    monkeypatch.setattr(cli, "_run_report", fake_run)
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["hands-feet", "index.html", "left-right"]
+    page = (out / "index.html").read_text()
+    assert 'href="hands-feet/report.html"' in page and 'href="left-right/report.html"' in page
+    assert page.count("within chance") == 1 and "<td>18</td>" in page
+    assert "Index of both reports" in capsys.readouterr().out
+    # a second run refuses without --overwrite, before any work
+    assert main(["demo", "--out", str(out)]) == 1
+    assert "not empty" in capsys.readouterr().err
+    (out / "notes.txt").write_text("mine")
+    assert main(["demo", "--out", str(out), "--overwrite"]) == 1
+    assert "notes.txt" in capsys.readouterr().err

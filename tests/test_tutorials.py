@@ -24,3 +24,16 @@ def test_tutorial_executes(path, tmp_path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
+
+
+def test_tutorials_use_public_names_only():
+    import re
+
+    private = re.compile(r"\b(?:neurolrp|viz|datasets|stats|lrp|evaluation|report|relevance)"
+                         r"(?:\.\w+)*\._(?!_)\w+")
+    for path in TUTORIALS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                found = private.findall(cell.source)
+                assert not found, (path.name, found)

@@ -217,3 +217,40 @@ def load_eegbci(
                              "the recording; use a shorter window.")
     epochs.info["description"] = f"PhysioNet eegmmidb S{subject:03d} {task}"
     return epochs
+
+
+def eegbci_files(subject=1, runs=(6,), path=None, verbose=None):
+    """Paths of PhysioNet eegmmidb EDF files: the bundled copy, a local one, or downloaded.
+
+    Subject 1's imagery runs (4, 6, 8, 10, 12, 14) ship with the repository;
+    other files are looked for where :func:`load_eegbci` looks (``path``,
+    ``$NEUROLRP_DATA``, the repository's ``datasets/``, MNE's data folder)
+    and downloaded through MNE when missing.
+
+    Parameters
+    ----------
+    subject : int
+        Subject number, 1 to 109.
+    runs : int | sequence of int
+        Run numbers, 1 to 14.
+    path : path-like | None
+        A folder holding ``MNE-eegbci-data/``, looked in first.
+    verbose : bool | str | int | None
+        Log level.
+
+    Returns
+    -------
+    files : list of pathlib.Path
+        One EDF file per run, in the order of ``runs``.
+    """
+    if isinstance(runs, numbers.Integral):
+        runs = (runs,)
+    if isinstance(subject, (bool, np.bool_)) or not isinstance(subject, numbers.Integral) \
+            or not 1 <= subject <= 109:
+        raise ValueError(f"subject must be an integer from 1 to 109, got {subject!r}.")
+    runs = tuple(runs)
+    if not runs or any(isinstance(r, (bool, np.bool_)) or not isinstance(r, numbers.Integral)
+                       or not 1 <= r <= 14 for r in runs):
+        raise ValueError(f"runs must be run numbers from 1 to 14, got {runs!r}.")
+    with use_log_level(verbose):
+        return [Path(f) for f in _find_files(int(subject), [int(r) for r in runs], path)]

@@ -101,7 +101,8 @@ def process_subject(source, subject, config, threads=1):
         folder = Path(tmp) / "report"
         with _capture_cv() as sink:
             summary = subject_report(
-                epochs, folder, models=tuple(config["models"]), composite=config["composite"],
+                epochs, folder, models=tuple(config["models"]),
+                explain_model=config["explain_model"], composite=config["composite"],
                 n_splits=config["folds"], seed=config["seed"], quality=config["quality"],
                 classifier_params=config["classifier_params"] or None,
                 title=f"{key}: {epochs.info.get('description') or key}", verbose=False)
