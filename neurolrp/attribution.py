@@ -9,6 +9,7 @@ import torch
 
 from ._checks import (check_bool, check_data, check_int, check_labels, check_like_fit,
                       epochs_arrays, pick_eeg)
+from ._device import check_device, module_device
 from ._utils import progress
 from .lrp.composites import DEFAULT_COMPOSITE, get_composite
 from .lrp.engine import Hooks
@@ -205,7 +206,7 @@ def _target_matrix(target, logits, y_true, classes, raw_classes=None):
 
 
 def explain(model, data, method="lrp", *, composite=None, target="predicted", y=None,
-            ignore_bias=False, batch_size=32, n_steps=32, seed=0, verbose=None):
+            ignore_bias=False, batch_size=32, n_steps=32, seed=0, device=None, verbose=None):
     """Explain every trial: a signed relevance per channel and time sample.
 
     Parameters
@@ -258,6 +259,13 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         Integration steps of integrated gradients.
     seed : int
         Seed of the ``random`` method.
+    device : "auto" | str | torch.device | None
+        Where the passes run: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, a
+        ``torch.device`` or ``"auto"`` (CUDA when present). ``None``
+        (default): the model's own device (an EEGClassifier's ``device_``,
+        a network's parameters). The model is not moved (the engine works on
+        a copy); each batch goes to the device in turn, so memory follows
+        ``batch_size``. The relevance always comes back on the CPU.
     verbose : bool | None
         Show progress over batches.
 
@@ -286,7 +294,8 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         Unknown method or target, an ambiguous integer target, data that do
         not fit the model (channel names or order, sampling rate, shape),
         labels that are no class of the model, NaN/inf or values beyond
-        float32's range, ``batch_size`` or ``n_steps`` below 1.
+        float32's range, ``batch_size`` or ``n_steps`` below 1, a device
+        that is not here (``"cuda"`` without a GPU).
     TypeError
         A model that is neither an EEGClassifier nor a torch module, or an
         argument of the wrong type.
@@ -304,6 +313,7 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     if method == "lrp":
         get_composite(composite if composite is not None else DEFAULT_COMPOSITE)  # raises now
     module, scale, classes, model_sfreq, raw_classes = _resolve_model(model)
+    device = module_device(module) if device is None else check_device(device)
     X, y_true, ch_names, ch_pos, times, sfreq = _resolve_data(data, y, model)
     if model_sfreq is not None:
         sfreq = model_sfreq
@@ -314,17 +324,18 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         net, linear_names = prepare_model(module)  # raises before any work
     else:
         net, linear_names = copy.deepcopy(module).eval(), None
+    net = net.to(device)  # the copy moves; the user's model stays where it is
     param = next(net.parameters(), None)
     dtype = np.float32 if param is None else torch.empty(0, dtype=param.dtype).numpy().dtype
 
     def batch(sl):
         """Scaled input of the trials ``sl`` (per batch: memory follows the batch)."""
         xb = scale(X[sl]) if scale is not None else X[sl]
-        return torch.from_numpy(np.ascontiguousarray(xb, dtype=dtype))
+        return torch.from_numpy(np.ascontiguousarray(xb, dtype=dtype)).to(device)
 
     with torch.no_grad():
         try:  # one trial, to check the model takes the data before any work
-            probe = net(batch(slice(0, 1))).numpy()
+            probe = net(batch(slice(0, 1))).cpu().numpy()
         except RuntimeError as err:
             raise ValueError(f"The model cannot take data of shape {X.shape[1:]}: {err}") from None
     if probe.ndim != 2:
@@ -369,11 +380,11 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
 
     def select(logit, sl):
         """The batch's output selector; fills predictions and target names."""
-        lg = logit.detach().numpy()
+        lg = logit.detach().cpu().numpy()
         y_pred[sl] = [classes[i] for i in lg.argmax(axis=1)]
         e, target_names[sl] = _target_matrix(
             target, lg, None if y_true is None else y_true[sl], classes, raw_classes)
-        return torch.from_numpy(e).to(logit.dtype)
+        return torch.from_numpy(e).to(device=logit.device, dtype=logit.dtype)
 
     batches = range(0, len(X), batch_size)
     for start in progress(batches, f"Explaining ({method})", total=len(batches), verbose=verbose):
@@ -385,7 +396,7 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
                 e = select(logit, sl)
                 (R,) = torch.autograd.grad(logit, x, grad_outputs=logit.detach() * e)
             absorbed = torch.stack(hooks.absorbed).sum(0) if hooks.absorbed else 0.0
-            accounted[sl] = (R.sum(dim=(1, 2)) + absorbed).detach().numpy()
+            accounted[sl] = (R.sum(dim=(1, 2)) + absorbed).detach().cpu().numpy()
         elif method in ("deconvnet", "guided-backprop"):
             mode = "deconvnet" if method == "deconvnet" else "guided"
             with Hooks(net, linear_names, mode=mode):
@@ -410,8 +421,8 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
                     (g,) = torch.autograd.grad(net(xa), xa, grad_outputs=e)
                     total += g
                 R = x.detach() * total / n_steps
-        out[sl] = R.detach().numpy()
-        scores[sl] = (logit.detach() * e).sum(1).numpy()
+        out[sl] = R.detach().cpu().numpy()
+        scores[sl] = (logit.detach() * e).sum(1).cpu().numpy()
 
     attrs = {"method": method, "target": _target_text(target), "classes": list(classes),
              "model": type(module).__name__, "sfreq": float(sfreq) if sfreq else float("nan"),

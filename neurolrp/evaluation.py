@@ -247,11 +247,15 @@ def _scores(module, Xs, E, batch_size=256):
     """The explained output ``sum_k E[n, k] f_k(x_n)`` of scaled trials ``Xs``."""
     import torch
 
+    from ._device import module_device
+
+    device = module_device(module)  # the network's device; batches travel to it
     out = np.empty(len(Xs))
     with torch.no_grad():
         for s in range(0, len(Xs), batch_size):
-            logits = module(torch.from_numpy(np.ascontiguousarray(Xs[s:s + batch_size])))
-            out[s:s + batch_size] = (logits.numpy() * E[s:s + batch_size]).sum(axis=1)
+            logits = module(torch.from_numpy(np.ascontiguousarray(Xs[s:s + batch_size]))
+                            .to(device))
+            out[s:s + batch_size] = (logits.cpu().numpy() * E[s:s + batch_size]).sum(axis=1)
     return out
 
 
