@@ -11,10 +11,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
-from ._checks import (atomic_file, check_data, check_int, check_labels,
-                      check_like_fit, check_number, check_output_file, epochs_arrays)
+from ._checks import (atomic_file, check_int, check_number, check_output_file,
+                      read_trials)
 from ._device import check_device, module_device
-from ._utils import logger, progress, use_log_level
+from ._utils import logger, progress
 from .lrp.patterns import compute_patterns
 from .datasets import epochs_to_arrays
 from .models import MODELS, make_model
@@ -57,8 +57,10 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     seed : int
         Seed for weights, splits and batches: the same seed gives the same
         predictions.
-    verbose : bool
-        Show a progress bar while training.
+    verbose : bool | str | int | None
+        Progress and messages, MNE's convention: ``None`` (default), ``True``
+        or ``"info"`` show a progress bar while training and say which
+        channels epochs lose; ``False`` or ``"warning"`` keep quiet.
     device : "auto" | str | torch.device
         Where the network trains and predicts (and, by default, is
         explained): ``"auto"`` a CUDA GPU when torch sees one, else the CPU;
@@ -107,7 +109,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, model="shallow", *, sfreq=None, max_epochs=None, patience=None,
                  validation_size=0.2, batch_size=16, lr=None, weight_decay=0.0,
-                 model_params=None, seed=0, verbose=True, device="auto"):
+                 model_params=None, seed=0, verbose=None, device="auto"):
         self.model = model
         self.sfreq = sfreq
         self.max_epochs = max_epochs
@@ -179,18 +181,11 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         """
         if not fitting:
             self._check_fitted()  # before any fitted attribute is read
-        ch_names = sfreq = tmin = None
-        if isinstance(X, mne.BaseEpochs):
-            with use_log_level(self.verbose if isinstance(self.verbose, (bool, str)) else None):
-                data, y_ep, sfreq, ch_names = epochs_arrays(X)
-            tmin = float(X.tmin)
-            if y is None:
-                y = y_ep
-        else:
-            data = X
-        data = check_data(data, "X")
-        if y is not None:
-            y = check_labels(y, len(data))
+        # the same reading and checks as explain's (one path, see read_trials)
+        level = self.verbose if isinstance(self.verbose, (bool, str)) else True
+        trials = read_trials(X, y, est=None if fitting else self, what="X", verbose=level)
+        data, y, ch_names = trials.data, trials.y, trials.ch_names
+        sfreq, tmin = trials.sfreq, trials.tmin
         if fitting:
             if sfreq is not None:
                 if self.sfreq is not None and not np.isclose(self.sfreq, sfreq):
@@ -204,9 +199,6 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             else:
                 self.sfreq_ = float(self.sfreq)
                 self.tmin_ = None
-        else:
-            check_like_fit(self, n_channels=data.shape[1], n_times=data.shape[2],
-                           ch_names=ch_names, sfreq=sfreq, tmin=tmin, data=data, what="X")
         return data, y, ch_names
 
     def _training(self):
