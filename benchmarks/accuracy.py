@@ -1,6 +1,6 @@
 """Cross-validated accuracy of the networks beside CSP + LDA and shrinkage LDA, measured in one run.
 
-Usage: python benchmarks/accuracy.py [--models shallow eegnet sturm]
+Usage: python benchmarks/accuracy.py [--models shallow eegnet sturm auto]
        [--data hands-feet left-right mi-sim readiness p300] [--seeds 0]
 
 Data: bundled subject 1 (7-30 Hz, -1..4 s around the cue, resampled to 80 Hz),
@@ -63,6 +63,9 @@ def main():
             res = cross_validate(epochs, models=args.models, n_splits=5, seed=seed,
                                  baselines=("csp+lda", "slda"))
             walls.append({"data": name, "seed": seed, "wall_s": time.perf_counter() - t0})
+            if "auto" in args.models:
+                auto = res.scores[res.scores.model == "auto"]
+                print(f"model='auto' chose, per fold: {', '.join(auto.network)}", flush=True)
             summ = res.summary()
             fit = res.scores.groupby("model", sort=False)["fit_seconds"].mean()
             for model, row in summ.iterrows():

@@ -22,6 +22,11 @@ train on it. No setting is chosen on these folds.
 4. Single trials against their class average (correlation, leave one out).
 5. SNR sweep on the simulator: accuracy and localisation side by side.
 6. The targets of issue 10, checked.
+7. Event-related potentials (the ERP simulator, readiness potential and P300,
+   200 trials, 28 channels, 0.5 s at 100 Hz): model="auto" beside shrinkage
+   LDA, which network each fold chose, AOPC and ground truth of its
+   relevance, and the lateralisation of the readiness potential's class
+   averages (relevance at C3 and C4). ``--erp-only`` runs this part alone.
 """
 
 import argparse
@@ -34,7 +39,7 @@ import pandas as pd
 
 from neurolrp import cross_validate
 from neurolrp.attribution import explain_out_of_fold
-from neurolrp.datasets import load_eegbci, simulate_motor_imagery
+from neurolrp.datasets import load_eegbci, simulate_erp, simulate_motor_imagery
 from neurolrp.evaluation import (REPLACEMENTS, localization, neutrality, perturbation,
                                  trial_consistency)
 from neurolrp.lrp import DEFAULT_COMPOSITE
@@ -116,16 +121,66 @@ def _targets(res, loc):
     return out
 
 
+def _erp_section(folds, methods):
+    """model="auto" on the ERP simulator: accuracy, AOPC, ground truth, lateralisation."""
+    out = {}
+    for paradigm in ("readiness", "p300"):
+        t0 = time.perf_counter()
+        epochs, truth = simulate_erp(200, paradigm, verbose=False)
+        cv = cross_validate(epochs, models=("auto",), n_splits=folds,
+                            baselines=("slda", "csp+lda"), verbose=False)
+        chose = list(cv.scores[cv.scores.model == "auto"].network)
+        acc = cv.summary()
+        print(f"\n=== ERP simulator, {paradigm}: accuracy (mean ± sd over folds); auto chose "
+              f"{', '.join(chose)}\n" + acc.round(3).to_string(), flush=True)
+        rels = _explain_all(cv, epochs, "auto", methods)
+        res = perturbation(cv, epochs, rels, network="auto", verbose=False)
+        print(f"\n--- {paradigm}, auto: AOPC most relevant first [95 % CI over trials]\n"
+              + _aopc_table(res).to_string(), flush=True)
+        loc = _localization_table(rels, truth)
+        print(f"\nGround truth ({paradigm}, auto): |R| ROC-AUC, |R| mass inside, positive "
+              "share inside on correct trials\n" + loc.round(3).to_string(), flush=True)
+        e = {"accuracy": acc.round(4).to_dict(orient="index"), "chose": chose,
+             "aopc": res.aopc.round(4).to_dict(orient="records"),
+             "localization": loc.round(4).to_dict(orient="index")}
+        if paradigm == "readiness":
+            # each class's own trials explained for it, summed over the truth window
+            rel = rels[DEFAULT]
+            window = truth.time.values[truth.isel({"class": 0}).any("channel").values]
+            lat = {}
+            for cls in ("left", "right"):
+                own = rel.sel(trial=(rel.y_true == cls) & rel.correct)
+                own = own.sel(time=slice(window.min(), window.max())).sum("time").mean("trial")
+                lat[cls] = {ch: float(own.sel(channel=ch)) for ch in ("C3", "C4")}
+            print("\nLateralisation (readiness, correct trials, mean relevance summed over the "
+                  "truth window; left should be largest at C4, right at C3):\n"
+                  + pd.DataFrame(lat).T.to_string(float_format=lambda v: f"{v:.3f}"),
+                  flush=True)
+            e["lateralisation"] = lat
+        out[paradigm] = e
+        print(f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--quick", action="store_true",
                         help="fewer methods and no SNR sweep (a smoke test, minutes)")
     parser.add_argument("--json", default=None, help="also write every number to this file")
+    parser.add_argument("--erp-only", action="store_true",
+                        help="only the ERP simulator with model='auto' (part 7)")
     args = parser.parse_args()
     mne.set_log_level("ERROR")
     methods = (DEFAULT, "gradient", "random") if args.quick else METHODS
     t_all = time.perf_counter()
+    if args.erp_only:
+        out = {"erp": _erp_section(args.folds, methods)}
+        print(f"\nTotal {time.perf_counter() - t_all:.0f} s")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(out, f, indent=1, default=float)
+        return
     sim, truth = simulate_motor_imagery(200, verbose=False)
     data = {
         "S1 hands/feet": (load_eegbci(1, "imagery/hands-feet", resample=80, verbose=False),
@@ -218,6 +273,7 @@ def main():
         real["accuracy"]["sturm"]["accuracy"] >= csp_real - 0.05)
     targets["SturmDNN >= 0.85 on the simulator"] = bool(
         simd["accuracy"]["sturm"]["accuracy"] >= 0.85)
+    out["erp"] = _erp_section(args.folds, methods)
     out["targets"] = targets
     print("\nTargets (issue 10):")
     for k, v in targets.items():

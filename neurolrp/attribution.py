@@ -375,6 +375,8 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     conservation = method_obj.finish(out, scores, attrs)
     if not isinstance(model, torch.nn.Module):
         attrs["model_params"] = json.dumps(model.get_params(), default=str)
+        if getattr(model, "model_selection_", None):  # model="auto": what it chose between
+            attrs["model_selection"] = json.dumps(model.model_selection_)
     return make_relevance(
         out, channels=ch_names, times=times, y_pred=y_pred, target=target_names, score=scores,
         y_true=None if y_true is None else np.asarray([str(v) for v in y_true], dtype=object),

@@ -14,16 +14,24 @@ from sklearn.model_selection import train_test_split
 from ._checks import (atomic_file, check_int, check_number, check_output_file,
                       read_trials)
 from ._device import check_device, module_device
-from ._utils import logger, progress
+from ._utils import logger, progress, use_log_level
 from .lrp.patterns import compute_patterns
 from .datasets import epochs_to_arrays
 from .models import MODELS, make_model
 
 #: What :meth:`EEGClassifier.save` writes besides the parameters and weights.
 _FITTED = ("classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "sfreq_",
-           "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_", "tmin_")
+           "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_", "tmin_",
+           "model_", "model_selection_")
 #: Fitted values that files saved by earlier versions may lack.
-_OPTIONAL = ("input_range_", "patterns_", "tmin_")
+_OPTIONAL = ("input_range_", "patterns_", "tmin_", "model_", "model_selection_")
+#: What ``model="auto"`` chooses between: a band-power network and a waveform
+#: network (motor imagery vs event-related potentials; see the README).
+AUTO_CANDIDATES = ("shallow", "eegnet")
+#: Inner cross-validation folds of ``model="auto"``.
+AUTO_FOLDS = 3
+#: Every accepted ``model``: the shipped networks and "auto".
+MODEL_CHOICES = (*sorted(MODELS), "auto")
 
 
 class EEGClassifier(ClassifierMixin, BaseEstimator):
@@ -31,9 +39,14 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    model : "shallow" | "eegnet" | "sturm"
+    model : "shallow" | "eegnet" | "sturm" | "auto"
         The network: ShallowConvNet, EEGNet-8,2 or a fully connected net
-        (see :mod:`neurolrp.models`).
+        (see :mod:`neurolrp.models`). ``"auto"`` picks ShallowNet (band
+        power) or EEGNet (waveforms) by a 3-fold cross-validation inside the
+        training data given to :meth:`fit` (never other data), then trains
+        the winner on all of it; ties go to ShallowNet. It costs seven
+        trainings instead of one; ``model_`` and ``model_selection_`` say
+        what was chosen and why.
     sfreq : float | None
         Sampling rate in Hz of array input; taken from ``info`` for
         ``mne.Epochs`` (then it must be ``None`` or agree).
@@ -73,6 +86,12 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray
         Class labels, sorted.
+    model_ : str
+        The network that was trained (``model``, or the choice of
+        ``"auto"``).
+    model_selection_ : dict | None
+        With ``"auto"``: candidate -> mean inner cross-validated accuracy
+        (``None`` otherwise).
     module_ : torch.nn.Module
         The fitted network (in eval mode); this is what gets explained. It
         expects input scaled by :meth:`scale`.
@@ -135,8 +154,11 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_params(self):
         """Check every constructor parameter; raise before any work."""
-        if not isinstance(self.model, str) or self.model not in MODELS:
-            raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}.")
+        if not isinstance(self.model, str) or self.model not in MODEL_CHOICES:
+            raise ValueError(f"model must be one of {list(MODEL_CHOICES)}, got {self.model!r}.")
+        if self.model == "auto" and self.model_params is not None:
+            raise ValueError("model_params need a chosen network; with model='auto' the "
+                             "candidates use their defaults (give model= to set them).")
         check_number(self.sfreq, "sfreq", low=0, low_open=True, none_ok=True)
         if self.max_epochs is not None:
             check_int(self.max_epochs, "max_epochs", low=1)
@@ -201,9 +223,9 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                 self.tmin_ = None
         return data, y, ch_names
 
-    def _training(self):
+    def _training(self, name):
         """Learning rate, epochs and patience: the user's, else the network's, else generic."""
-        own = getattr(MODELS.get(self.model), "TRAINING", {})
+        own = getattr(MODELS.get(name), "TRAINING", {})
         generic = {"lr": 1e-3, "max_epochs": 150, "patience": 30}
         return {k: getattr(self, k) if getattr(self, k) is not None else own.get(k, v)
                 for k, v in generic.items()}
@@ -293,14 +315,22 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("X is too large to scale in float32; rescale it (EEG in volts is "
                              "about 1e-5).")
         # the network must take this window (a clear error now, not in the loop)
-        make_model(self.model, self.n_channels_, self.n_times_, len(self.classes_), self.sfreq_,
-                   **(self.model_params or {}))
+        for name in (AUTO_CANDIDATES if self.model == "auto" else (self.model,)):
+            make_model(name, self.n_channels_, self.n_times_, len(self.classes_), self.sfreq_,
+                       **(self.model_params or {}))
+        self.model_selection_ = None
+        if self.model == "auto":
+            self.model_selection_ = self._select_model(data, y)
+            # the first best in AUTO_CANDIDATES' order wins a tie
+            self.model_ = max(self.model_selection_, key=self.model_selection_.get)
+        else:
+            self.model_ = self.model
 
         device = check_device(self.device)
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         # initialised on the CPU, then moved: the same seed gives the same start everywhere
-        module = make_model(self.model, self.n_channels_, self.n_times_, len(self.classes_),
+        module = make_model(self.model_, self.n_channels_, self.n_times_, len(self.classes_),
                             self.sfreq_, **(self.model_params or {})).to(device)
         x_all = torch.from_numpy(self.scale(data))  # stays on the CPU; batches travel
         # the range of the (scaled) training input: the box of LRP's z^B rule
@@ -314,7 +344,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         else:
             train_idx, val_idx = np.arange(len(y_idx)), np.array([], dtype=int)
 
-        training = self._training()
+        training = self._training(self.model_)
         opt = torch.optim.Adam(module.parameters(), lr=training["lr"],
                                weight_decay=self.weight_decay)
         loss_fn = torch.nn.CrossEntropyLoss()
@@ -323,7 +353,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         best = (np.inf, None, 0)
         self.history_ = []
-        bar = progress(range(training["max_epochs"]), f"Training {self.model}",
+        bar = progress(range(training["max_epochs"]), f"Training {self.model_}",
                        verbose=self.verbose)
         for epoch in bar:
             module.train()
@@ -369,6 +399,33 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.patterns_ = compute_patterns(module, x_all)
         self.best_epoch_ = best[2]
         return self
+
+    def _select_model(self, data, y):
+        """Mean inner cross-validated accuracy of each candidate, on ``data`` only."""
+        from sklearn.model_selection import StratifiedKFold
+
+        n_min = np.unique(y, return_counts=True)[1].min()
+        if n_min < AUTO_FOLDS:
+            raise ValueError(f"model='auto' chooses by {AUTO_FOLDS}-fold cross-validation and "
+                             f"needs at least {AUTO_FOLDS} trials of every class; the smallest "
+                             f"has {n_min}. Choose the network with model=.")
+        folds = list(StratifiedKFold(AUTO_FOLDS, shuffle=True, random_state=self.seed)
+                     .split(np.zeros(len(y)), y))
+        params = {**self.get_params(), "sfreq": self.sfreq_, "verbose": False}
+        scores = {}
+        for name in AUTO_CANDIDATES:
+            acc = []
+            for k, (train, test) in enumerate(folds):
+                with use_log_level(self.verbose):
+                    logger.info(f"model='auto': {name}, inner fold {k + 1}/{AUTO_FOLDS}")
+                inner = type(self)(**{**params, "model": name})
+                acc.append(inner.fit(data[train], y[train]).score(data[test], y[test]))
+            scores[name] = float(np.mean(acc))
+        with use_log_level(self.verbose):
+            logger.info("model='auto' chose %s (inner accuracy %s)",
+                        max(scores, key=scores.get),
+                        ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+        return scores
 
     # ---------------------------------------------------------------- predict
     @torch.no_grad()
@@ -598,7 +655,9 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             clf.patterns_ = None
         if "tmin_" not in state["fitted"]:  # saved before the epoch start was kept
             clf.tmin_ = None
-        module = make_model(clf.model, clf.n_channels_, clf.n_times_, len(clf.classes_),
+        if "model_" not in state["fitted"]:  # saved before model="auto" existed
+            clf.model_, clf.model_selection_ = clf.model, None
+        module = make_model(clf.model_, clf.n_channels_, clf.n_times_, len(clf.classes_),
                             clf.sfreq_, **(clf.model_params or {}))
         try:
             module.load_state_dict(state["state_dict"])

@@ -17,9 +17,8 @@ from sklearn.pipeline import make_pipeline
 
 from ._checks import check_bool, check_data, check_int, epoch_ids, pick_eeg
 from ._utils import logger, use_log_level
-from .classifier import EEGClassifier
+from .classifier import MODEL_CHOICES, EEGClassifier
 from .datasets import epochs_to_arrays
-from .models import MODELS
 
 BASELINE = "csp+lda"  # the default baseline of cross_validate
 
@@ -164,7 +163,8 @@ class CVResult:
     ----------
     scores : pandas.DataFrame
         One row per model and fold: ``model``, ``fold``, ``accuracy``,
-        ``fit_seconds``, ``n_train``, ``n_test``.
+        ``fit_seconds``, ``n_train``, ``n_test`` and ``network`` (the network
+        trained: the model itself, or what ``"auto"`` chose in that fold).
     predictions : pandas.DataFrame
         One row per model and trial (out-of-fold): ``model``, ``trial``,
         ``fold``, ``y_true``, ``y_pred``, ``correct`` and ``proba_<class>``.
@@ -203,7 +203,9 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         channels are used (non-EEG and bad channels are dropped, and the
         log says which), by the networks and the baseline alike.
     models : sequence of str
-        Networks to evaluate (``"shallow"``, ``"eegnet"``, ``"sturm"``).
+        Networks to evaluate (``"shallow"``, ``"eegnet"``, ``"sturm"``, or
+        ``"auto"``: each fold picks its network by an inner cross-validation
+        on that fold's training trials; see :class:`~neurolrp.EEGClassifier`).
     n_splits : int
         Folds of the stratified k-fold split (shuffled with ``seed``).
     baseline : bool
@@ -245,9 +247,9 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         models = (models,)
     if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
         raise TypeError(f"models must be a list of network names, got {models!r}.")
-    unknown = [m for m in models if m not in MODELS]
+    unknown = [m for m in models if m not in MODEL_CHOICES]
     if unknown:
-        raise ValueError(f"Unknown model(s) {unknown}; choose from {sorted(MODELS)}.")
+        raise ValueError(f"Unknown model(s) {unknown}; choose from {list(MODEL_CHOICES)}.")
     if len(set(models)) != len(models):
         raise ValueError(f"models lists a network twice: {list(models)}.")
     n_splits = check_int(n_splits, "n_splits", low=2)
@@ -311,7 +313,9 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
                 fit_s = time.perf_counter() - t0
                 acc = float(np.mean(pred == y[test]))
                 rows.append({"model": name, "fold": k, "accuracy": acc, "fit_seconds": fit_s,
-                             "n_train": len(train), "n_test": len(test)})
+                             "n_train": len(train), "n_test": len(test),
+                             # what model="auto" chose in this fold, on its training trials only
+                             "network": getattr(est, "model_", name)})
                 for i, trial in enumerate(test):
                     row = {"model": name, "trial": int(ids[trial]), "_position": int(trial),
                            "fold": k, "y_true": y[trial],

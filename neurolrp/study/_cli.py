@@ -24,7 +24,7 @@ def add_parser(sub):
     """Add the ``study`` subcommand to the ``neurolrp`` command line's subparsers."""
     from ..datasets import TASKS
     from ..lrp.composites import COMPOSITES, DEFAULT_COMPOSITE
-    from ..models import MODELS
+    from ..classifier import MODEL_CHOICES
 
     p = sub.add_parser(
         "study", help="many subjects on dask: one zarr store, a report per subject and a "
@@ -46,9 +46,9 @@ def add_parser(sub):
                    help="MOABB paradigm: imagery, left-right or p300 (default: imagery)")
     p.add_argument("--out", default="neurolrp-study", metavar="DIR",
                    help="study folder (default: %(default)s)")
-    p.add_argument("--models", nargs="+", default=["shallow"], choices=sorted(MODELS),
-                   metavar="MODEL", help="networks beside CSP+LDA; the first is explained "
-                   "(default: shallow)")
+    p.add_argument("--models", nargs="+", default=["shallow"], choices=MODEL_CHOICES,
+                   metavar="MODEL", help="networks beside CSP+LDA (auto: chosen per fold by an "
+                   "inner cross-validation); the first is explained (default: shallow)")
     p.add_argument("--composite", default=DEFAULT_COMPOSITE, choices=sorted(COMPOSITES),
                    metavar="NAME", help="LRP composite (default: %(default)s)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")

@@ -135,16 +135,15 @@ def _resolve_dataset(dataset, task, dataset_params, data_path, subjects):
 
 def _check_config(models, composite, folds, seed, classifier_params, resample, tmin, tmax,
                   quality):
-    from ..classifier import EEGClassifier
+    from ..classifier import MODEL_CHOICES, EEGClassifier
     from ..lrp.composites import DEFAULT_COMPOSITE, get_composite
-    from ..models import MODELS
 
     if isinstance(models, str):
         models = (models,)
     models = list(models)
-    unknown = [m for m in models if m not in MODELS]
+    unknown = [m for m in models if m not in MODEL_CHOICES]
     if not models or unknown:
-        raise ValueError(f"models must name networks from {sorted(MODELS)}; got {models}.")
+        raise ValueError(f"models must name networks from {list(MODEL_CHOICES)}; got {models}.")
     comp = get_composite(composite if composite is not None else DEFAULT_COMPOSITE)
     for name, val, lo in (("folds", folds, 2), ("seed", seed, 0)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:

@@ -1,0 +1,93 @@
+"""model="auto": the network is chosen by an inner cross-validation on the training data only."""
+
+import json
+
+import mne
+import numpy as np
+import pytest
+from sklearn.model_selection import StratifiedKFold
+
+import neurolrp
+from neurolrp import EEGClassifier, cross_validate
+from neurolrp.classifier import AUTO_CANDIDATES, AUTO_FOLDS
+from neurolrp.datasets import epochs_to_arrays, simulate_erp
+
+FIT = {"max_epochs": 6, "patience": 3}
+FAST = {**FIT, "verbose": False}
+
+
+@pytest.fixture(scope="module")
+def erp():
+    ep, _ = simulate_erp(48, "readiness", snr=2.0, verbose=False)
+    return ep
+
+
+@pytest.fixture(scope="module")
+def auto(erp):
+    return EEGClassifier("auto", **FAST).fit(erp)
+
+
+def test_choice_is_the_best_inner_score_computed_another_way(erp, auto):
+    X, y, sfreq = epochs_to_arrays(erp)
+    folds = StratifiedKFold(AUTO_FOLDS, shuffle=True, random_state=0).split(X, y)
+    folds = list(folds)
+    expected = {}
+    for name in AUTO_CANDIDATES:
+        acc = [EEGClassifier(name, sfreq=sfreq, **FAST).fit(X[tr], y[tr]).score(X[te], y[te])
+               for tr, te in folds]
+        expected[name] = np.mean(acc)
+    assert auto.model_selection_ == pytest.approx(expected, abs=0)
+    best = max(expected.values())
+    assert auto.model_ == [n for n in AUTO_CANDIDATES if expected[n] == best][0]
+    # the final network is the chosen one, trained on all the data given
+    assert type(auto.module_).__name__ == {"shallow": "ShallowNet", "eegnet": "EEGNet"}[
+        auto.model_]
+    ref = EEGClassifier(auto.model_, **FAST).fit(erp)
+    np.testing.assert_array_equal(auto.predict_proba(erp), ref.predict_proba(erp))
+
+
+def test_no_leakage_from_the_test_folds(erp):
+    """Each outer fold chooses on its own training trials: test trials changed, choice kept."""
+    cv = cross_validate(erp, ("auto",), n_splits=3, baseline=False, classifier_params=FIT,
+                        verbose=False)
+    train0, test0 = cv.folds[0]
+    data = erp.get_data(copy=True)
+    data[test0] = np.random.default_rng(1).standard_normal(data[test0].shape) * 1e-4
+    spoiled = mne.EpochsArray(data, erp.info, events=erp.events, event_id=erp.event_id,
+                              tmin=erp.tmin, verbose=False)
+    cv2 = cross_validate(spoiled, ("auto",), n_splits=3, baseline=False, classifier_params=FIT,
+                         verbose=False)
+    a, b = cv.estimators["auto"][0], cv2.estimators["auto"][0]
+    assert a.model_selection_ == b.model_selection_
+    alone = EEGClassifier("auto", **FAST).fit(erp[train0])
+    assert alone.model_selection_ == a.model_selection_
+    assert list(cv.scores.network) == [e.model_ for e in cv.estimators["auto"]]
+    # a selection on all trials would have seen the spoiled ones: prove the spoiling matters
+    whole = EEGClassifier("auto", **FAST)
+    assert whole.fit(erp).model_selection_ != whole.fit(spoiled).model_selection_
+
+
+def test_saved_and_explained(auto, erp, tmp_path):
+    f = auto.save(tmp_path / "auto.pt")
+    back = EEGClassifier.load(f)
+    assert back.model == "auto" and back.model_ == auto.model_
+    assert back.model_selection_ == auto.model_selection_
+    np.testing.assert_array_equal(back.predict_proba(erp), auto.predict_proba(erp))
+    rel = neurolrp.explain(auto, erp[:4], verbose=False)
+    assert json.loads(rel.attrs["model_selection"]) == auto.model_selection_
+    assert "model_selection" not in neurolrp.explain(
+        EEGClassifier("shallow", **FAST).fit(erp), erp[:4], verbose=False).attrs
+
+
+def test_bad_input_before_work(erp):
+    with pytest.raises(ValueError, match="model_params"):
+        EEGClassifier("auto", model_params={"n_filters": 4}, **FAST).fit(erp)
+    with pytest.raises(ValueError, match="at least 3 trials of every class"):
+        EEGClassifier("auto", **FAST).fit(erp[_two_per_class(erp)])
+    with pytest.raises(ValueError, match="auto"):
+        EEGClassifier("autom", **FAST).fit(erp)
+
+
+def _two_per_class(ep):
+    y = epochs_to_arrays(ep)[1]
+    return np.concatenate([np.flatnonzero(y == c)[:2] for c in np.unique(y)])
