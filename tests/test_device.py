@@ -6,6 +6,8 @@ file's storages are tagged as CUDA's, as ``torch.save`` tags them on a GPU).
 ``benchmarks/gpu_check.py`` checks the CUDA path itself on a GPU machine.
 """
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -143,11 +145,7 @@ def test_load_with_cuda_param_falls_back_to_cpu(toy_fitted, tmp_path, monkeypatc
     clf, X, y = toy_fitted
     _no_cuda(monkeypatch)
     fname = tmp_path / "cuda_param.pt"
-    on_gpu = clone(clf).set_params(device="cuda")
-    for key in ("module_", "classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_",
-                "sfreq_", "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_",
-                "tmin_"):
-        setattr(on_gpu, key, getattr(clf, key))
+    on_gpu = copy.deepcopy(clf).set_params(device="cuda")  # as if fitted with device="cuda"
     _save_as_if_on_gpu(on_gpu, fname, monkeypatch)
     loaded = EEGClassifier.load(fname)
     assert loaded.device == "cuda" and loaded.device_ == torch.device("cpu")

@@ -111,7 +111,7 @@ def transfer_subject(key, target, others, folds, config, threads=1):
     base = EEGClassifier(model, sfreq=target["sfreq"], seed=config["seed"], verbose=False,
                          **params).fit(X_pre, y_pre)
     t_pre = time.perf_counter() - t0
-    training = base._training()
+    training = base._training(base.model_)  # the network fitted (model="auto" picks one)
     X, y = target["X"], target["y"]
     y_idx = np.searchsorted(base.classes_, y)
     rows = []
