@@ -37,6 +37,21 @@ def _median_time(fn, reps):
     return statistics.median(times)
 
 
+def _paired_times(base, other, reps):
+    """Median times of ``base`` and ``other`` run alternately, and the median of their ratios."""
+    base(), other()  # warm-up
+    pairs = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        base()
+        t1 = time.perf_counter()
+        other()
+        t2 = time.perf_counter()
+        pairs.append((t1 - t0, t2 - t1))
+    return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
+            statistics.median(p[1] / p[0] for p in pairs))
+
+
 def gradient_pass(net, x, e):
     x = x.clone().requires_grad_(True)
     out = net(x)
@@ -104,7 +119,6 @@ def main():
         e = torch.zeros(args.batch, 2)
         e[:, 0] = 1
         prepared, names = prepare_model(net)
-        t_grad = _median_time(lambda: gradient_pass(prepared, x, e), args.reps)
         layers = [(n, prepared.get_submodule(n)) for n in names]
         for comp_name in dict.fromkeys(("epsilon", "zero", "epsilon-plus", "alpha2-beta1",
                                         "epsilon-gamma-box", DEFAULT_COMPOSITE)):
@@ -112,9 +126,13 @@ def main():
             comp = get_composite(comp_name).with_input_bounds(float(x.min()), float(x.max()))
             if comp.needs_patterns():
                 comp = comp.with_patterns(compute_patterns(net, x), layers)
-            t_lrp = _median_time(lambda: lrp_pass(prepared, names, comp, x, e), args.reps)
+            # gradient and LRP alternate and the ratio is taken per pair: on a shared
+            # machine the load drifts, and two times taken apart would drift with it
+            t_grad, t_lrp, ratio = _paired_times(
+                lambda: gradient_pass(prepared, x, e),
+                lambda: lrp_pass(prepared, names, comp, x, e), args.reps)
             row = f"{model:8s} {comp_name:22s} gradient {t_grad * 1e3:7.1f} ms  LRP " \
-                  f"{t_lrp * 1e3:7.1f} ms  LRP/gradient {t_lrp / t_grad:4.2f}"
+                  f"{t_lrp * 1e3:7.1f} ms  LRP/gradient {ratio:4.2f}"
             if has_zennit and comp_name in ("epsilon-plus", "alpha2-beta1"):
                 t_z = _median_time(lambda: zennit_pass(prepared, comp_name, x, e), args.reps)
                 diff = (lrp_pass(prepared, names, comp, x, e)
