@@ -36,7 +36,7 @@ def _resolve_model(model):
 
 
 def _resolve_data(data, y, model=None):
-    """Array, labels, channel names, positions, times, sfreq, trial ids of the input.
+    """Array, labels, channel names, positions, times, sfreq of the input.
 
     The one path for the data of :func:`explain`: epochs keep their good EEG
     channels (non-EEG and bad channels are dropped, and the log says so),
@@ -44,9 +44,7 @@ def _resolve_data(data, y, model=None):
     float32's range; labels one per trial, never None or NaN. With a fitted
     classifier, channel names and order, sampling rate and shape are checked
     against the fit by the same function as ``predict`` (:func:`read_trials`
-    reads both). Trials of epochs
-    keep the epochs' own indices (``epochs.selection``), those of an array
-    are numbered from 0.
+    reads both).
     """
     from .classifier import EEGClassifier
 
@@ -59,7 +57,7 @@ def _resolve_data(data, y, model=None):
     if trials.epochs is not None:
         picked = trials.epochs
         return (X, y, trials.ch_names, channel_positions(picked.info), picked.times.copy(),
-                trials.sfreq, epoch_ids(picked, len(X)))
+                trials.sfreq)
     ch_names = [str(i) for i in range(X.shape[1])]
     times = None
     if fitted is not None:
@@ -67,7 +65,7 @@ def _resolve_data(data, y, model=None):
             ch_names = list(fitted.ch_names_)
         if getattr(fitted, "tmin_", None) is not None:  # timed like the epochs at fit
             times = fitted.tmin_ + np.arange(X.shape[2]) / fitted.sfreq_
-    return X, y, ch_names, None, times, None, None
+    return X, y, ch_names, None, times, None
 
 
 def _label_names(y, classes, raw_classes):
@@ -310,7 +308,9 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
                                   n_steps=n_steps, seed=seed)  # raises now for bad options
     module, scale, classes, model_sfreq, raw_classes = _resolve_model(model)
     device = module_device(module) if device is None else check_device(device)
-    X, y_true, ch_names, ch_pos, times, sfreq, trial_ids = _resolve_data(data, y, model)
+    X, y_true, ch_names, ch_pos, times, sfreq = _resolve_data(data, y, model)
+    # trials keep the epochs' own numbers (picking channels keeps them); arrays count from 0
+    trial_ids = epoch_ids(data, len(X)) if hasattr(data, "selection") else None
     if model_sfreq is not None:
         sfreq = model_sfreq
     if times is None:
