@@ -17,3 +17,6 @@ from .relevance import load_relevance, make_relevance, save_relevance  # noqa: E
 
 __all__ = ["EEGClassifier", "cross_validate", "datasets", "explain", "load_relevance", "lrp",
            "make_csp_lda", "make_relevance", "save_relevance", "__version__"]
+from .bands import explain_bands  # noqa: E402
+from .mne_interop import to_epochs, to_evoked  # noqa: E402
+__all__ += ["explain_bands", "to_epochs", "to_evoked"]

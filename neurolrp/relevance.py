@@ -114,13 +114,20 @@ def make_relevance(
     return rel
 
 
-def validate_relevance(rel):
+def validate_relevance(rel, *, reduced=False):
     """Check that ``rel`` follows the relevance convention; raise if not.
 
     Parameters
     ----------
     rel : xarray.DataArray
         The array to check.
+    reduced : bool
+        Also accept relevance with other dims than ``("trial", "channel",
+        "time")`` as long as it keeps ``channel`` (with positions) and the
+        attrs: a class average (``rel.groupby("y_true").mean("trial")``), a
+        time window's mean, band-resolved relevance from
+        :func:`neurolrp.explain_bands`. The per-trial coordinates are
+        required only while ``trial`` is a dim.
 
     Raises
     ------
@@ -135,20 +142,27 @@ def validate_relevance(rel):
         raise TypeError(f"relevance must be an xarray.DataArray, got {type(rel).__name__}.")
     if rel.name != "relevance":
         raise ValueError(f"relevance DataArray must be named 'relevance', got {rel.name!r}.")
-    if rel.dims != DIMS:
+    if not reduced and rel.dims != DIMS:
         raise ValueError(f"relevance must have dims {DIMS}, got {rel.dims}.")
+    if reduced and "channel" not in rel.dims:
+        raise ValueError(f"relevance must keep the 'channel' dim, got dims {rel.dims}.")
     if rel.dtype != np.float32:
         raise ValueError(f"relevance must be float32, got {rel.dtype}.")
-    missing = [c for c in ("trial", "channel", "time", *POS_COORDS, *REQUIRED_TRIAL_COORDS)
-               if c not in rel.coords]
+    needed = ("trial", "channel", "time", *POS_COORDS, *REQUIRED_TRIAL_COORDS)
+    if reduced:
+        needed = tuple(c for c in needed if c in rel.dims or c in POS_COORDS
+                       or (c in REQUIRED_TRIAL_COORDS and "trial" in rel.dims))
+    missing = [c for c in needed if c not in rel.coords]
     if missing:
         raise ValueError(f"relevance lacks coordinate(s) {missing}.")
     for name in REQUIRED_TRIAL_COORDS + ("y_true", "correct", "conservation"):
+        if reduced and "trial" not in rel.dims:
+            break  # a reduction over trials may turn a trial coordinate into a dim
         if name in rel.coords and rel.coords[name].dims != ("trial",):
             raise ValueError(f"coordinate {name!r} must lie on 'trial'.")
-    if ("y_true" in rel.coords) != ("correct" in rel.coords):
+    if "trial" in rel.dims and ("y_true" in rel.coords) != ("correct" in rel.coords):
         raise ValueError("'y_true' and 'correct' go together.")
-    if "correct" in rel.coords:
+    if "correct" in rel.coords and rel["correct"].dims == ("trial",):
         expected = rel["y_true"].values == rel["y_pred"].values
         if not np.array_equal(rel["correct"].values.astype(bool), expected):
             raise ValueError("'correct' must equal y_true == y_pred.")
@@ -181,7 +195,11 @@ def save_relevance(rel, fname, *, overwrite=False):
     Parameters
     ----------
     rel : xarray.DataArray
-        A relevance array (validated before writing).
+        A relevance array (validated before writing): single-trial relevance
+        or a reduction that keeps ``channel`` and the attrs, such as a class
+        average ``rel.groupby("y_true").mean("trial")`` or the band-resolved
+        relevance of :func:`neurolrp.explain_bands` (see
+        :func:`validate_relevance` with ``reduced=True``).
     fname : path-like
         Output file, conventionally ``*.nc``.
     overwrite : bool
@@ -204,7 +222,7 @@ def save_relevance(rel, fname, *, overwrite=False):
     """
     from ._checks import atomic_file, check_output_file
 
-    validate_relevance(rel)
+    validate_relevance(rel, reduced=True)
     fname = check_output_file(fname, overwrite)
     with atomic_file(fname) as tmp:
         rel.to_netcdf(tmp, engine="netcdf4")
@@ -252,7 +270,7 @@ def load_relevance(fname):
         if isinstance(val, np.ndarray):
             rel.attrs[key] = val.tolist()
     try:
-        validate_relevance(rel)
+        validate_relevance(rel, reduced=True)
     except (ValueError, TypeError) as err:
         raise ValueError(f"{fname} is not a valid relevance file: {err}") from None
     return rel
