@@ -1,6 +1,7 @@
 """Speed and memory of the LRP engine, measured side by side in one run.
 
-Usage: python benchmarks/lrp_speed.py [--batch 64] [--reps 7] [--memory]
+Usage: python benchmarks/lrp_speed.py [--batch 64] [--reps 7] [--models shallow eegnet sturm]
+       [--memory]
 
 1. Time of one LRP pass on a batch against one plain input-gradient pass
    (forward + backward to the input) on the same model and batch: the ratio.
@@ -21,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from neurolrp.lrp import get_composite, prepare_model
+from neurolrp.lrp import DEFAULT_COMPOSITE, compute_patterns, get_composite, prepare_model
 from neurolrp.lrp.engine import Hooks
 from neurolrp.models import make_model
 
@@ -34,6 +35,21 @@ def _median_time(fn, reps):
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _paired_times(base, other, reps):
+    """Median times of ``base`` and ``other`` run alternately, and the median of their ratios."""
+    base(), other()  # warm-up
+    pairs = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        base()
+        t1 = time.perf_counter()
+        other()
+        t2 = time.perf_counter()
+        pairs.append((t1 - t0, t2 - t1))
+    return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
+            statistics.median(p[1] / p[0] for p in pairs))
 
 
 def gradient_pass(net, x, e):
@@ -79,6 +95,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--models", nargs="+", default=["shallow", "eegnet", "sturm"])
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -97,20 +114,25 @@ def main():
 
     x = torch.randn(args.batch, 64, 321)
     rows = []
-    for model in ("shallow", "eegnet", "sturm"):
+    for model in args.models:
         net = make_model(model, 64, 321, 2, 80.0).eval()
         e = torch.zeros(args.batch, 2)
         e[:, 0] = 1
         prepared, names = prepare_model(net)
-        t_grad = _median_time(lambda: gradient_pass(prepared, x, e), args.reps)
-        for comp_name in ("epsilon", "zero", "epsilon-plus", "alpha2-beta1",
-                          "epsilon-gamma-box"):
-            comp = get_composite(comp_name)
-            if comp_name == "epsilon-gamma-box":
-                comp.first.low, comp.first.high = float(x.min()), float(x.max())
-            t_lrp = _median_time(lambda: lrp_pass(prepared, names, comp, x, e), args.reps)
+        layers = [(n, prepared.get_submodule(n)) for n in names]
+        for comp_name in dict.fromkeys(("epsilon", "zero", "epsilon-plus", "alpha2-beta1",
+                                        "epsilon-gamma-box", DEFAULT_COMPOSITE)):
+            # bound as explain binds it: the input's range, the patterns of the data
+            comp = get_composite(comp_name).with_input_bounds(float(x.min()), float(x.max()))
+            if comp.needs_patterns():
+                comp = comp.with_patterns(compute_patterns(net, x), layers)
+            # gradient and LRP alternate and the ratio is taken per pair: on a shared
+            # machine the load drifts, and two times taken apart would drift with it
+            t_grad, t_lrp, ratio = _paired_times(
+                lambda: gradient_pass(prepared, x, e),
+                lambda: lrp_pass(prepared, names, comp, x, e), args.reps)
             row = f"{model:8s} {comp_name:22s} gradient {t_grad * 1e3:7.1f} ms  LRP " \
-                  f"{t_lrp * 1e3:7.1f} ms  LRP/gradient {t_lrp / t_grad:4.2f}"
+                  f"{t_lrp * 1e3:7.1f} ms  LRP/gradient {ratio:4.2f}"
             if has_zennit and comp_name in ("epsilon-plus", "alpha2-beta1"):
                 t_z = _median_time(lambda: zennit_pass(prepared, comp_name, x, e), args.reps)
                 diff = (lrp_pass(prepared, names, comp, x, e)

@@ -8,12 +8,15 @@ so that the checks cannot drift apart:
   others (stim, EOG, EMG, misc...) and the channels marked bad, saying so in
   the log;
 - :func:`epochs_arrays` turns epochs into data, class-name labels, sampling
-  rate and channel names (after :func:`pick_eeg`);
+  rate and channel names (after :func:`pick_eeg`); :func:`epoch_ids` gives
+  their own trial indices (``epochs.selection``);
 - :func:`check_data` makes sure an array is ``(n_trials, n_channels,
   n_times)``, real, finite and within float32's range (it is computed in
   float32);
 - :func:`check_like_fit` compares the channel names and their order, the
   sampling rate and the shape with what a classifier saw at fit;
+- :func:`read_trials` chains these for any entry point that takes trials
+  (``EEGClassifier`` and ``explain`` alike);
 - :func:`check_int`, :func:`check_number`, :func:`check_bool`,
   :func:`check_labels` validate arguments;
 - :func:`atomic_file` and :func:`atomic_folder` write to a temporary name in
@@ -330,6 +333,107 @@ def epochs_arrays(epochs, what="epochs"):
                          f"event_id {epochs.event_id}; name them or drop those trials.")
     y = np.array([names[code] for code in epochs.events[:, 2]], dtype=object)
     return data, y, float(epochs.info["sfreq"]), list(epochs.ch_names)
+
+
+class Trials:
+    """What :func:`read_trials` read: the data and what the epochs said about them.
+
+    Attributes
+    ----------
+    data : ndarray, shape (n_trials, n_channels, n_times)
+    y : ndarray | None
+        Labels (the epochs' event names unless given).
+    epochs : mne.Epochs | None
+        The epochs with their good EEG channels (None for an array).
+    ch_names : list of str | None
+    sfreq, tmin : float | None
+    """
+
+    def __init__(self, data, y, epochs=None, ch_names=None, sfreq=None, tmin=None):
+        self.data, self.y, self.epochs = data, y, epochs
+        self.ch_names, self.sfreq, self.tmin = ch_names, sfreq, tmin
+
+
+def read_trials(X, y=None, *, est=None, what="X", epochs_what="epochs", cast=True,
+                verbose=None):
+    """The one input check of every entry point that takes trials.
+
+    ``EEGClassifier`` (fit, predict and the rest) and :func:`neurolrp.explain`
+    both read their input here, so the two cannot drift apart: epochs lose
+    their non-EEG and bad channels (:func:`pick_eeg`), the data must be 3-D,
+    finite and within float32's range (:func:`check_data`), labels one per
+    trial (:func:`check_labels`), and with a fitted classifier ``est`` the
+    channel names and order, sampling rate, start, shape and amplitude must
+    match the fit (:func:`check_like_fit`).
+
+    Parameters
+    ----------
+    X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+        The trials.
+    y : array | None
+        Labels; default: the epochs' event names (None for an array).
+    est : EEGClassifier | None
+        A fitted classifier the data must match.
+    what, epochs_what : str
+        How messages name the input, and epochs in particular.
+    cast : bool
+        Return float32 data (else the input's dtype).
+    verbose : bool | str | int | None
+        Log level while picking channels; None keeps the current level.
+
+    Returns
+    -------
+    trials : Trials
+    """
+    import mne
+
+    from ._utils import use_log_level
+
+    ch_names = sfreq = tmin = picked = None
+    if isinstance(X, mne.BaseEpochs):
+        with use_log_level(verbose) if verbose is not None else contextlib.nullcontext():
+            picked = pick_eeg(X, epochs_what)
+            data, y_ep, sfreq, ch_names = epochs_arrays(picked, epochs_what)
+        tmin = float(picked.tmin)
+        if y is None:
+            y = y_ep
+    else:
+        data = X
+    data = check_data(data, what, cast=cast)
+    if y is not None:
+        y = check_labels(y, len(data))
+    if est is not None:
+        check_like_fit(est, n_channels=data.shape[1], n_times=data.shape[2], ch_names=ch_names,
+                       sfreq=sfreq, tmin=tmin, data=data, what=what)
+    return Trials(data, y, picked, ch_names, sfreq, tmin)
+
+
+def epoch_ids(epochs, n_trials=None):
+    """The epochs' own trial indices (``epochs.selection``): what ``trial`` holds.
+
+    Trials keep the numbers the user knows after selections and rejection
+    (``epochs[[3, 7, 9]]`` are trials 3, 7 and 9). Where those numbers repeat
+    (``epochs[[3, 3]]``), or do not fit the data, trials are numbered
+    ``0 .. n-1`` in their order, as for arrays.
+
+    Parameters
+    ----------
+    epochs : mne.Epochs
+        Epochs whose data were read (so that rejected trials are gone).
+    n_trials : int | None
+        Number of trials read from them; default ``len(epochs)``.
+
+    Returns
+    -------
+    ids : ndarray of int64, shape (n_trials,)
+    """
+    n = len(epochs) if n_trials is None else n_trials
+    ids = np.asarray(getattr(epochs, "selection", np.arange(n)), dtype=np.int64)
+    if len(ids) != n or len(np.unique(ids)) != n:
+        logger.info("The epochs' indices (epochs.selection) repeat; trials are numbered "
+                    f"0 to {n - 1} in their order instead.")
+        return np.arange(n, dtype=np.int64)
+    return ids
 
 
 #: Largest plausible ratio between the amplitude of new data and the training

@@ -3,22 +3,20 @@
 import copy
 import json
 
-import mne
 import numpy as np
 import torch
 
-from ._checks import (check_bool, check_data, check_int, check_labels, check_like_fit,
-                      epochs_arrays, pick_eeg)
+from ._checks import (check_bool, check_int, epoch_ids, epochs_arrays, pick_eeg,
+                      read_trials)
+from ._device import check_device, module_device
 from ._utils import progress
 from .lrp.composites import DEFAULT_COMPOSITE, get_composite
 from .lrp.engine import Hooks
 from .lrp.layers import prepare_model
 from .lrp.patterns import compute_patterns
-from .lrp.rules import Pattern, ZBox
+from .lrp.rules import Pattern
 from .relevance import channel_positions, make_relevance
 
-METHODS = ("lrp", "gradient", "gradient*input", "integrated-gradients", "deconvnet",
-           "guided-backprop", "random")
 
 
 def _resolve_model(model):
@@ -45,29 +43,24 @@ def _resolve_data(data, y, model=None):
     as in :class:`~neurolrp.EEGClassifier`; data must be finite and within
     float32's range; labels one per trial, never None or NaN. With a fitted
     classifier, channel names and order, sampling rate and shape are checked
-    against the fit by the same function as ``predict``.
+    against the fit by the same function as ``predict`` (:func:`read_trials`
+    reads both).
     """
     from .classifier import EEGClassifier
 
     fitted = model if isinstance(model, EEGClassifier) else None
     if fitted is not None:
         fitted._check_fitted()
-    if isinstance(data, mne.BaseEpochs):
-        picked = pick_eeg(data, "data")
-        X, y_ep, sfreq, ch_names = epochs_arrays(picked, "data")
-        X = check_data(X, "data", cast=False)
-        y = y_ep if y is None else check_labels(y, len(X))
-        if fitted is not None:
-            check_like_fit(fitted, n_channels=X.shape[1], n_times=X.shape[2],
-                           ch_names=ch_names, sfreq=sfreq, tmin=float(picked.tmin), data=X)
-        return X, y, ch_names, channel_positions(picked.info), picked.times.copy(), sfreq
-    X = check_data(data, "data", cast=False)
-    if y is not None:
-        y = check_labels(y, len(X))
+    # the same reading and checks as EEGClassifier.predict's (one path, see read_trials)
+    trials = read_trials(data, y, est=fitted, what="data", epochs_what="data", cast=False)
+    X, y = trials.data, trials.y
+    if trials.epochs is not None:
+        picked = trials.epochs
+        return (X, y, trials.ch_names, channel_positions(picked.info), picked.times.copy(),
+                trials.sfreq)
     ch_names = [str(i) for i in range(X.shape[1])]
     times = None
     if fitted is not None:
-        check_like_fit(fitted, n_channels=X.shape[1], n_times=X.shape[2], data=X)
         if fitted.ch_names_ is not None:  # arrays are read in the fitted order, as in predict
             ch_names = list(fitted.ch_names_)
         if getattr(fitted, "tmin_", None) is not None:  # timed like the epochs at fit
@@ -205,7 +198,7 @@ def _target_matrix(target, logits, y_true, classes, raw_classes=None):
 
 
 def explain(model, data, method="lrp", *, composite=None, target="predicted", y=None,
-            ignore_bias=False, batch_size=32, n_steps=32, seed=0, verbose=None):
+            ignore_bias=False, batch_size=32, n_steps=32, seed=0, device=None, verbose=None):
     """Explain every trial: a signed relevance per channel and time sample.
 
     Parameters
@@ -258,6 +251,13 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         Integration steps of integrated gradients.
     seed : int
         Seed of the ``random`` method.
+    device : "auto" | str | torch.device | None
+        Where the passes run: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, a
+        ``torch.device`` or ``"auto"`` (CUDA when present). ``None``
+        (default): the model's own device (an EEGClassifier's ``device_``,
+        a network's parameters). The model is not moved (the engine works on
+        a copy); each batch goes to the device in turn, so memory follows
+        ``batch_size``. The relevance always comes back on the CPU.
     verbose : bool | None
         Show progress over batches.
 
@@ -265,7 +265,12 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     -------
     relevance : xarray.DataArray
         Dims ``("trial", "channel", "time")`` with the coordinates and attrs
-        described in :mod:`neurolrp.relevance`. For LRP, positive relevance is
+        described in :mod:`neurolrp.relevance`. ``trial`` holds the epochs'
+        own indices (``epochs.selection``: ``explain(clf, epochs[[3, 7, 9]])``
+        gives trials 3, 7 and 9, and trials dropped earlier leave gaps), so a
+        map names the trial the user knows; trials of an array are numbered
+        from 0. Select by that number with ``rel.sel(trial=7)``, by position
+        with ``rel.isel(trial=1)``. For LRP, positive relevance is
         evidence for the target and ``conservation`` (per trial) and
         ``attrs["conservation_error"]`` give ``|sum R - score| / |score|``;
         ``attrs["conservation_error_accounted"]`` counts the share that
@@ -286,7 +291,8 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         Unknown method or target, an ambiguous integer target, data that do
         not fit the model (channel names or order, sampling rate, shape),
         labels that are no class of the model, NaN/inf or values beyond
-        float32's range, ``batch_size`` or ``n_steps`` below 1.
+        float32's range, ``batch_size`` or ``n_steps`` below 1, a device
+        that is not here (``"cuda"`` without a GPU).
     TypeError
         A model that is neither an EEGClassifier nor a torch module, or an
         argument of the wrong type.
@@ -295,36 +301,37 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         holds a layer the engine has no rule for, named in the message;
         raised before any computation.
     """
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    if not isinstance(method, str) or method not in REGISTRY:
+        raise ValueError(f"method must be one of {tuple(REGISTRY)}, got {method!r}.")
     batch_size = check_int(batch_size, "batch_size", low=1)
-    n_steps = check_int(n_steps, "n_steps", low=1)
-    seed = check_int(seed, "seed", low=0)
-    ignore_bias = check_bool(ignore_bias, "ignore_bias")
-    if method == "lrp":
-        get_composite(composite if composite is not None else DEFAULT_COMPOSITE)  # raises now
+    method_obj = REGISTRY[method](composite=composite, ignore_bias=ignore_bias,
+                                  n_steps=n_steps, seed=seed)  # raises now for bad options
     module, scale, classes, model_sfreq, raw_classes = _resolve_model(model)
+    device = module_device(module) if device is None else check_device(device)
     X, y_true, ch_names, ch_pos, times, sfreq = _resolve_data(data, y, model)
+    # trials keep the epochs' own numbers (picking channels keeps them); arrays count from 0
+    trial_ids = epoch_ids(data, len(X)) if hasattr(data, "selection") else None
     if model_sfreq is not None:
         sfreq = model_sfreq
     if times is None:
         times = np.arange(X.shape[2]) / sfreq if sfreq else np.arange(X.shape[2], dtype=float)
 
-    if method in ("lrp", "deconvnet", "guided-backprop"):
+    if method_obj.needs_engine:
         net, linear_names = prepare_model(module)  # raises before any work
     else:
         net, linear_names = copy.deepcopy(module).eval(), None
+    net = net.to(device)  # the copy moves; the user's model stays where it is
     param = next(net.parameters(), None)
     dtype = np.float32 if param is None else torch.empty(0, dtype=param.dtype).numpy().dtype
 
     def batch(sl):
         """Scaled input of the trials ``sl`` (per batch: memory follows the batch)."""
         xb = scale(X[sl]) if scale is not None else X[sl]
-        return torch.from_numpy(np.ascontiguousarray(xb, dtype=dtype))
+        return torch.from_numpy(np.ascontiguousarray(xb, dtype=dtype)).to(device)
 
     with torch.no_grad():
         try:  # one trial, to check the model takes the data before any work
-            probe = net(batch(slice(0, 1))).numpy()
+            probe = net(batch(slice(0, 1))).cpu().numpy()
         except RuntimeError as err:
             raise ValueError(f"The model cannot take data of shape {X.shape[1:]}: {err}") from None
     if probe.ndim != 2:
@@ -338,95 +345,34 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     if y_true is not None:
         y_true = _label_names(y_true, classes, raw_classes)
     _check_target(target, classes, raw_classes)  # before any work
-
-    comp = None
-    if method == "lrp":
-        comp = get_composite(composite if composite is not None else DEFAULT_COMPOSITE)
-        box = getattr(model, "input_range_", None)
-        if box is None:  # a plain network: the range of the explained data
-            box = (float(X.min()), float(X.max()))
-        comp = _bind_box_bounds(comp, box)
-        if ignore_bias:
-            comp = copy.deepcopy(comp)
-            for rule in _rules(comp):
-                rule.bias = False
-        layers = [(n, net.get_submodule(n)) for n in linear_names]
-        if comp.needs_patterns():
-            patterns = getattr(model, "patterns_", None)
-            patterns_from = "training data"
-            if patterns is None:  # a plain network: the patterns of the explained data
-                patterns = compute_patterns(module, scale(X) if scale is not None else X)
-                patterns_from = "explained data"
-            comp = comp.with_patterns(patterns, layers)
-        rules_json = comp.describe(layers)
+    method_obj.bind(model=model, module=module, net=net, linear_names=linear_names, X=X,
+                    scale=scale)
 
     out = np.empty(X.shape, dtype=np.float32)
     scores = np.empty(len(X), dtype=np.float64)
-    accounted = np.zeros(len(X), dtype=np.float64)
     y_pred = np.empty(len(X), dtype=object)
     target_names = np.empty(len(X), dtype=object)
-    rng = np.random.default_rng(seed)
 
     def select(logit, sl):
         """The batch's output selector; fills predictions and target names."""
-        lg = logit.detach().numpy()
+        lg = logit.detach().cpu().numpy()
         y_pred[sl] = [classes[i] for i in lg.argmax(axis=1)]
         e, target_names[sl] = _target_matrix(
             target, lg, None if y_true is None else y_true[sl], classes, raw_classes)
-        return torch.from_numpy(e).to(logit.dtype)
+        return torch.from_numpy(e).to(device=logit.device, dtype=logit.dtype)
 
     batches = range(0, len(X), batch_size)
     for start in progress(batches, f"Explaining ({method})", total=len(batches), verbose=verbose):
         sl = slice(start, start + batch_size)
         x = batch(sl).requires_grad_(True)
-        if method == "lrp":
-            with Hooks(net, linear_names, comp, mode="lrp") as hooks:
-                logit = net(x)
-                e = select(logit, sl)
-                (R,) = torch.autograd.grad(logit, x, grad_outputs=logit.detach() * e)
-            absorbed = torch.stack(hooks.absorbed).sum(0) if hooks.absorbed else 0.0
-            accounted[sl] = (R.sum(dim=(1, 2)) + absorbed).detach().numpy()
-        elif method in ("deconvnet", "guided-backprop"):
-            mode = "deconvnet" if method == "deconvnet" else "guided"
-            with Hooks(net, linear_names, mode=mode):
-                logit = net(x)
-                e = select(logit, sl)
-                (R,) = torch.autograd.grad(logit, x, grad_outputs=e)
-        elif method in ("gradient", "gradient*input"):
-            logit = net(x)
-            e = select(logit, sl)
-            (g,) = torch.autograd.grad(logit, x, grad_outputs=e)
-            R = g * x.detach() if method == "gradient*input" else g
-        else:
-            with torch.no_grad():
-                logit = net(x)
-            e = select(logit, sl)
-            if method == "random":
-                R = torch.from_numpy(rng.standard_normal(tuple(x.shape)).astype(np.float32))
-            else:  # integrated gradients, zero baseline, midpoint rule
-                total = torch.zeros_like(x)
-                for alpha in (np.arange(n_steps) + 0.5) / n_steps:
-                    xa = (x.detach() * float(alpha)).requires_grad_(True)
-                    (g,) = torch.autograd.grad(net(xa), xa, grad_outputs=e)
-                    total += g
-                R = x.detach() * total / n_steps
-        out[sl] = R.detach().numpy()
-        scores[sl] = (logit.detach() * e).sum(1).numpy()
+        logit, e, R = method_obj.relevance(net, x, lambda lg: select(lg, sl), sl)
+        out[sl] = R.detach().cpu().numpy()
+        scores[sl] = (logit.detach() * e).sum(1).cpu().numpy()
 
     attrs = {"method": method, "target": _target_text(target), "classes": list(classes),
              "model": type(module).__name__, "sfreq": float(sfreq) if sfreq else float("nan"),
              "conservation_error": float("nan")}
-    conservation = None
-    if method == "lrp":
-        denom = np.maximum(np.abs(scores), 1e-12)
-        conservation = np.abs(out.sum(axis=(1, 2), dtype=np.float64) - scores) / denom
-        if any(isinstance(r, Pattern) for r in comp.rules()):
-            attrs["patterns_from"] = patterns_from
-        attrs.update({
-            "composite": comp.name, "rules": rules_json,
-            "conservation_error": float(conservation.max()),
-            "conservation_error_accounted": float((np.abs(accounted - scores) / denom).max()),
-        })
+    conservation = method_obj.finish(out, scores, attrs)
     if not isinstance(model, torch.nn.Module):
         attrs["model_params"] = json.dumps(model.get_params(), default=str)
         if getattr(model, "model_selection_", None):  # model="auto": what it chose between
@@ -434,7 +380,7 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     return make_relevance(
         out, channels=ch_names, times=times, y_pred=y_pred, target=target_names, score=scores,
         y_true=None if y_true is None else np.asarray([str(v) for v in y_true], dtype=object),
-        ch_pos=ch_pos, conservation=conservation, attrs=attrs,
+        ch_pos=ch_pos, trial=trial_ids, conservation=conservation, attrs=attrs,
     )
 
 
@@ -442,20 +388,222 @@ def _target_text(target):
     return "-".join(map(str, target)) if isinstance(target, tuple) else str(target)
 
 
-def _rules(comp):
-    return comp.rules()
+# ------------------------------------------------------------------ methods
+#: Method name -> class; :func:`explain` looks methods up here.
+REGISTRY = {}
 
 
-def _bind_box_bounds(comp, box):
-    """Fill ZBox bounds left as None with ``box`` = (low, high), on a copy."""
-    if not any(isinstance(r, ZBox) and (r.low is None or r.high is None) for r in _rules(comp)):
-        return comp
-    comp = copy.deepcopy(comp)
-    for r in _rules(comp):
-        if isinstance(r, ZBox):
-            r.low = box[0] if r.low is None else r.low
-            r.high = box[1] if r.high is None else r.high
-    return comp
+def register(cls):
+    """Add a :class:`Method` subclass to the registry under its ``name``."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+class Method:
+    """One attribution method: what :func:`explain` computes for a batch of trials.
+
+    A new method is one subclass with a ``name``, registered with
+    :func:`register`; :func:`explain` does the rest (checks, batches, the
+    device, targets, the relevance container).
+
+    Parameters
+    ----------
+    composite : str | Composite | None
+        LRP's rules (used by :class:`LRP` only).
+    ignore_bias : bool
+        LRP only: leave biases out of the redistribution.
+    n_steps : int
+        Integration steps (integrated gradients only).
+    seed : int
+        Seed (the random baseline only).
+
+    Attributes
+    ----------
+    name : str
+        What ``explain(..., method=name)`` calls it.
+    needs_engine : bool
+        Whether the model goes through :func:`~neurolrp.lrp.prepare_model`
+        (supported layers only, batch norms folded), as for the methods that
+        change the backward pass.
+    """
+
+    name = None
+    needs_engine = False
+
+    def __init__(self, *, composite=None, ignore_bias=False, n_steps=32, seed=0):
+        self.n_steps = check_int(n_steps, "n_steps", low=1)
+        self.seed = check_int(seed, "seed", low=0)
+        self.ignore_bias = check_bool(ignore_bias, "ignore_bias")
+        self.composite = composite
+
+    def bind(self, *, model, module, net, linear_names, X, scale):
+        """Prepare for one call, once the model and the data are known and checked."""
+        self.net, self.linear_names = net, linear_names
+
+    def relevance(self, net, x, select, sl):
+        """``(logit, e, R)`` of the batch ``x`` (trials ``sl``).
+
+        ``select(logit)`` gives the output selector ``e`` (one row per trial)
+        and records predictions and targets; ``R`` is shaped like ``x``.
+        """
+        raise NotImplementedError
+
+    def finish(self, out, scores, attrs):
+        """Add the method's attrs; return the per-trial conservation error or None."""
+        return None
+
+
+@register
+class LRP(Method):
+    """Layer-wise Relevance Propagation: the composite's rules in one modified backward pass."""
+
+    name = "lrp"
+    needs_engine = True
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        get_composite(self.composite if self.composite is not None
+                      else DEFAULT_COMPOSITE)  # raises now
+
+    def bind(self, *, model, module, net, linear_names, X, scale):
+        super().bind(model=model, module=module, net=net, linear_names=linear_names, X=X,
+                     scale=scale)
+        comp = get_composite(self.composite if self.composite is not None
+                             else DEFAULT_COMPOSITE)
+        if comp.needs_input_bounds():
+            box = getattr(model, "input_range_", None)
+            if box is None:  # a plain network: the range of the explained data
+                box = (float(X.min()), float(X.max()))
+            comp = comp.with_input_bounds(*box)
+        if self.ignore_bias:
+            comp = comp.without_bias()
+        layers = [(n, net.get_submodule(n)) for n in linear_names]
+        self.patterns_from = None
+        if comp.needs_patterns():
+            patterns = getattr(model, "patterns_", None)
+            self.patterns_from = "training data"
+            if patterns is None:  # a plain network: the patterns of the explained data
+                patterns = compute_patterns(module, scale(X) if scale is not None else X)
+                self.patterns_from = "explained data"
+            comp = comp.with_patterns(patterns, layers)
+        self.comp = comp
+        self.rules_json = comp.describe(layers)
+        self.accounted = np.zeros(len(X), dtype=np.float64)
+
+    def relevance(self, net, x, select, sl):
+        with Hooks(net, self.linear_names, self.comp, mode="lrp") as hooks:
+            logit = net(x)
+            e = select(logit)
+            (R,) = torch.autograd.grad(logit, x, grad_outputs=logit.detach() * e)
+        absorbed = torch.stack(hooks.absorbed).sum(0) if hooks.absorbed else 0.0
+        self.accounted[sl] = (R.sum(dim=(1, 2)) + absorbed).detach().cpu().numpy()
+        return logit, e, R
+
+    def finish(self, out, scores, attrs):
+        denom = np.maximum(np.abs(scores), 1e-12)
+        conservation = np.abs(out.sum(axis=(1, 2), dtype=np.float64) - scores) / denom
+        if any(isinstance(r, Pattern) for r in self.comp.rules()):
+            attrs["patterns_from"] = self.patterns_from
+        attrs.update({
+            "composite": self.comp.name, "rules": self.rules_json,
+            "conservation_error": float(conservation.max()),
+            "conservation_error_accounted": float(
+                (np.abs(self.accounted - scores) / denom).max()),
+        })
+        return conservation
+
+
+class _ModifiedReLU(Method):
+    """Deconvnet and guided backprop: the gradient with another backward through ReLUs."""
+
+    needs_engine = True
+    mode = None
+
+    def relevance(self, net, x, select, sl):
+        with Hooks(net, self.linear_names, mode=self.mode):
+            logit = net(x)
+            e = select(logit)
+            (R,) = torch.autograd.grad(logit, x, grad_outputs=e)
+        return logit, e, R
+
+
+@register
+class Gradient(Method):
+    """Sensitivity analysis (Simonyan et al. 2014): the gradient of the target."""
+
+    name = "gradient"
+
+    def relevance(self, net, x, select, sl):
+        logit = net(x)
+        e = select(logit)
+        (g,) = torch.autograd.grad(logit, x, grad_outputs=e)
+        return logit, e, g
+
+
+@register
+class GradientTimesInput(Gradient):
+    """Gradient x input."""
+
+    name = "gradient*input"
+
+    def relevance(self, net, x, select, sl):
+        logit, e, g = super().relevance(net, x, select, sl)
+        return logit, e, g * x.detach()
+
+
+@register
+class IntegratedGradients(Method):
+    """Integrated gradients (Sundararajan et al. 2017), zero baseline, midpoint rule."""
+
+    name = "integrated-gradients"
+
+    def relevance(self, net, x, select, sl):
+        with torch.no_grad():
+            logit = net(x)
+        e = select(logit)
+        total = torch.zeros_like(x)
+        for alpha in (np.arange(self.n_steps) + 0.5) / self.n_steps:
+            xa = (x.detach() * float(alpha)).requires_grad_(True)
+            (g,) = torch.autograd.grad(net(xa), xa, grad_outputs=e)
+            total += g
+        return logit, e, x.detach() * total / self.n_steps
+
+
+@register
+class Deconvnet(_ModifiedReLU):
+    """Deconvnet (Zeiler and Fergus 2014): ReLUs rectify the backward signal."""
+
+    name = "deconvnet"
+    mode = "deconvnet"
+
+
+@register
+class GuidedBackprop(_ModifiedReLU):
+    """Guided backprop (Springenberg et al. 2015): rectified, and only where the input was on."""
+
+    name = "guided-backprop"
+    mode = "guided"
+
+
+@register
+class Random(Method):
+    """A seeded random baseline (standard normal relevance)."""
+
+    name = "random"
+
+    def bind(self, **kwargs):
+        super().bind(**kwargs)
+        self.rng = np.random.default_rng(self.seed)
+
+    def relevance(self, net, x, select, sl):
+        with torch.no_grad():
+            logit = net(x)
+        e = select(logit)
+        return logit, e, torch.from_numpy(
+            self.rng.standard_normal(tuple(x.shape)).astype(np.float32))
+
+
+METHODS = tuple(REGISTRY)
 
 
 def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
@@ -475,8 +623,10 @@ def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
     Returns
     -------
     relevance : xarray.DataArray
-        All trials, in their original order (``trial`` holds the index into
-        ``epochs``); ``attrs["conservation_error"]`` is the largest over folds.
+        All trials, in the order of ``epochs``; ``trial`` holds the epochs'
+        own indices (``epochs.selection``, as :func:`explain` and
+        ``cv_result.predictions`` number them);
+        ``attrs["conservation_error"]`` is the largest over folds.
     """
     import xarray as xr
 
@@ -490,7 +640,8 @@ def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
         raise ValueError(f"No cross-validated network {model!r}; have {nets}.")
     epochs = pick_eeg(epochs, "epochs")  # once, not per fold
     n_cv = sum(len(test) for _, test in cv_result.folds)
-    preds = cv_result.predictions[cv_result.predictions.model == model].sort_values("trial")
+    # in the epochs' order (rows are kept in it; trial numbers need not be sorted)
+    preds = cv_result.predictions[cv_result.predictions.model == model]
     y = epochs_arrays(epochs)[1] if len(epochs) == n_cv else None
     if y is None or not np.array_equal(preds.y_true.astype(str).values, y.astype(str)):
         raise ValueError(
@@ -498,12 +649,15 @@ def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
             f"labels); got {len(epochs)} trials"
             + ("" if y is None else " with other labels") + "."
         )
-    parts = []
+    ids = epoch_ids(epochs)  # of all epochs at once, as cross_validate numbers them
+    parts, positions = [], []
     kwargs.setdefault("verbose", False)
     for est, (_, test) in zip(cv_result.estimators[model], cv_result.folds):
-        rel = explain(est, epochs[test], **kwargs)
-        parts.append(rel.assign_coords(trial=np.asarray(test)))
-    rel = xr.concat(parts, dim="trial", combine_attrs="override").sortby("trial")
+        parts.append(explain(est, epochs[test], **kwargs).assign_coords(trial=ids[test]))
+        positions.append(np.asarray(test))
+    rel = xr.concat(parts, dim="trial", combine_attrs="override")
+    # back into the epochs' order by position: the epochs' indices need not be sorted
+    rel = rel.isel(trial=np.argsort(np.concatenate(positions), kind="stable"))
     for key in ("conservation_error", "conservation_error_accounted"):
         if key in rel.attrs:
             rel.attrs[key] = float(max(p.attrs[key] for p in parts))

@@ -11,8 +11,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
-from ._checks import (atomic_file, check_data, check_int, check_labels,
-                      check_like_fit, check_number, check_output_file, epochs_arrays)
+from ._checks import (atomic_file, check_int, check_number, check_output_file,
+                      read_trials)
+from ._device import check_device, module_device
 from ._utils import logger, progress, use_log_level
 from .lrp.patterns import compute_patterns
 from .datasets import epochs_to_arrays
@@ -69,8 +70,17 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     seed : int
         Seed for weights, splits and batches: the same seed gives the same
         predictions.
-    verbose : bool
-        Show a progress bar while training.
+    verbose : bool | str | int | None
+        Progress and messages, MNE's convention: ``None`` (default), ``True``
+        or ``"info"`` show a progress bar while training and say which
+        channels epochs lose; ``False`` or ``"warning"`` keep quiet.
+    device : "auto" | str | torch.device
+        Where the network trains and predicts (and, by default, is
+        explained): ``"auto"`` a CUDA GPU when torch sees one, else the CPU;
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a ``torch.device``. Data go to
+        it one batch at a time; results come back as NumPy arrays. A
+        classifier saved on a GPU loads on a CPU-only machine (see
+        :meth:`load`).
 
     Attributes
     ----------
@@ -105,6 +115,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         come in). Epochs given later must have these channels in this order.
     history_ : list of dict
         Per training epoch: train loss, validation loss and accuracy.
+    device_ : torch.device
+        Where ``module_`` lives.
 
     Notes
     -----
@@ -116,7 +128,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, model="shallow", *, sfreq=None, max_epochs=None, patience=None,
                  validation_size=0.2, batch_size=16, lr=None, weight_decay=0.0,
-                 model_params=None, seed=0, verbose=True):
+                 model_params=None, seed=0, verbose=None, device="auto"):
         self.model = model
         self.sfreq = sfreq
         self.max_epochs = max_epochs
@@ -128,6 +140,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.model_params = model_params
         self.seed = seed
         self.verbose = verbose
+        self.device = device
 
     # ------------------------------------------------------------------ input
     def __sklearn_tags__(self):
@@ -162,6 +175,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         check_number(self.lr, "lr", low=0, low_open=True, none_ok=True)
         check_number(self.weight_decay, "weight_decay", low=0)
         check_int(self.seed, "seed", low=0, high=2**32 - 1)
+        check_device(self.device)
         if self.verbose is not None and not isinstance(self.verbose, (bool, str, int)):
             raise TypeError(f"verbose must be a bool, got {self.verbose!r}.")
         if self.model_params is not None:
@@ -189,18 +203,11 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         """
         if not fitting:
             self._check_fitted()  # before any fitted attribute is read
-        ch_names = sfreq = tmin = None
-        if isinstance(X, mne.BaseEpochs):
-            with use_log_level(self.verbose if isinstance(self.verbose, (bool, str)) else None):
-                data, y_ep, sfreq, ch_names = epochs_arrays(X)
-            tmin = float(X.tmin)
-            if y is None:
-                y = y_ep
-        else:
-            data = X
-        data = check_data(data, "X")
-        if y is not None:
-            y = check_labels(y, len(data))
+        # the same reading and checks as explain's (one path, see read_trials)
+        level = self.verbose if isinstance(self.verbose, (bool, str)) else True
+        trials = read_trials(X, y, est=None if fitting else self, what="X", verbose=level)
+        data, y, ch_names = trials.data, trials.y, trials.ch_names
+        sfreq, tmin = trials.sfreq, trials.tmin
         if fitting:
             if sfreq is not None:
                 if self.sfreq is not None and not np.isclose(self.sfreq, sfreq):
@@ -214,9 +221,6 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             else:
                 self.sfreq_ = float(self.sfreq)
                 self.tmin_ = None
-        else:
-            check_like_fit(self, n_channels=data.shape[1], n_times=data.shape[2],
-                           ch_names=ch_names, sfreq=sfreq, tmin=tmin, data=data, what="X")
         return data, y, ch_names
 
     def _training(self, name):
@@ -322,11 +326,13 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.model_ = self.model
 
+        device = check_device(self.device)
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
+        # initialised on the CPU, then moved: the same seed gives the same start everywhere
         module = make_model(self.model_, self.n_channels_, self.n_times_, len(self.classes_),
-                            self.sfreq_, **(self.model_params or {}))
-        x_all = torch.from_numpy(self.scale(data))
+                            self.sfreq_, **(self.model_params or {})).to(device)
+        x_all = torch.from_numpy(self.scale(data))  # stays on the CPU; batches travel
         # the range of the (scaled) training input: the box of LRP's z^B rule
         self.input_range_ = (float(x_all.min()), float(x_all.max()))
         y_all = torch.from_numpy(y_idx.astype(np.int64))
@@ -343,7 +349,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                                weight_decay=self.weight_decay)
         loss_fn = torch.nn.CrossEntropyLoss()
         # gathered once, not every epoch; the best weights are copied into one snapshot
-        x_val, y_val = x_all[val_idx], y_all[val_idx]
+        x_val, y_val = x_all[val_idx].to(device), y_all[val_idx].to(device)
         best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         best = (np.inf, None, 0)
         self.history_ = []
@@ -358,7 +364,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                 if len(batch) < 2 and len(order) > 1:
                     continue  # batch norm needs two samples
                 opt.zero_grad()
-                loss = loss_fn(module(x_all[batch]), y_all[batch])
+                loss = loss_fn(module(x_all[batch].to(device, non_blocking=True)),
+                               y_all[batch].to(device, non_blocking=True))
                 loss.backward()
                 opt.step()
                 if hasattr(module, "apply_constraints"):
@@ -385,8 +392,9 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         module.load_state_dict(best[1])
         module.eval()
         if hasattr(module, "center_log_power"):
-            module.center_log_power(x_all)
+            module.center_log_power(x_all.to(device))
         self.module_ = module
+        self.device_ = device
         # what each layer's outputs look like in its input, for LRP's Pattern rule
         self.patterns_ = compute_patterns(module, x_all)
         self.best_epoch_ = best[2]
@@ -447,8 +455,10 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         """
         data, _, _ = self._arrays(X)
         self.module_.eval()
+        device = module_device(self.module_)  # where it is now, should a user have moved it
         x = torch.from_numpy(self.scale(data))
-        return torch.cat([self.module_(x[i:i + 256]) for i in range(0, len(x), 256)]).numpy()
+        return torch.cat([self.module_(x[i:i + 256].to(device)).cpu()
+                          for i in range(0, len(x), 256)]).numpy()
 
     def decision_function(self, X):
         """Confidence scores, as scikit-learn defines them.
@@ -564,7 +574,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         fname = check_output_file(fname, overwrite)
         state = {
             "params": self.get_params(),
-            "state_dict": self.module_.state_dict(),
+            # CPU tensors: the file loads on any machine (no-op for a CPU model)
+            "state_dict": {k: v.cpu() for k, v in self.module_.state_dict().items()},
             "fitted": {k: getattr(self, k) for k in _FITTED},
         }
         with atomic_file(fname) as tmp:
@@ -572,15 +583,22 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         return fname
 
     @classmethod
-    def load(cls, fname):
+    def load(cls, fname, *, device=None):
         """Load a classifier saved with :meth:`save`; predictions are identical.
 
-        The file is unpickled: load only files you trust.
+        The file is unpickled: load only files you trust. A classifier
+        trained on a GPU loads on a CPU-only machine.
 
         Parameters
         ----------
         fname : path-like
             A file written by :meth:`save`.
+        device : "auto" | str | torch.device | None
+            Where the loaded network lives, and the loaded classifier's
+            ``device`` parameter. ``None``: the saved ``device`` parameter
+            where that device exists here (``"auto"`` picks again on this
+            machine), else the CPU, saying so in the log; the parameter is
+            then kept as saved.
 
         Returns
         -------
@@ -594,18 +612,22 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         IsADirectoryError
             ``fname`` is a folder.
         ValueError
-            The file is truncated, corrupt, or not a saved EEGClassifier.
+            The file is truncated, corrupt, or not a saved EEGClassifier; or
+            ``device`` names a device that is not here.
         """
         import pickle
         import zipfile
 
+        if device is not None:
+            target = check_device(device)  # before reading anything
         fname = Path(fname).expanduser()
         if fname.is_dir():
             raise IsADirectoryError(f"{fname} is a folder; give a classifier file (.pt).")
         if not fname.is_file():
             raise FileNotFoundError(f"No such classifier file: {fname}")
         try:
-            state = torch.load(fname, weights_only=False)
+            # onto the CPU first: a file saved from a GPU loads where there is none
+            state = torch.load(fname, weights_only=False, map_location="cpu")
         except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
                 ValueError, AttributeError, ModuleNotFoundError) as err:
             raise ValueError(
@@ -617,7 +639,16 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         missing = [k for k in _FITTED if k not in state["fitted"] and k not in _OPTIONAL]
         if missing:
             raise ValueError(f"{fname} lacks the fitted value(s) {missing}; save it again.")
-        clf = cls(**state["params"])
+        params = dict(state["params"])
+        if device is not None:
+            params["device"] = device
+        else:
+            try:
+                target = check_device(params.get("device", "auto"))
+            except (TypeError, ValueError) as err:
+                logger.info(f"{fname}: {err} The classifier is loaded on the CPU.")
+                target = torch.device("cpu")
+        clf = cls(**params)
         for key, val in state["fitted"].items():
             setattr(clf, key, val)
         if "patterns_" not in state["fitted"]:  # saved before patterns were measured
@@ -633,5 +664,6 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         except RuntimeError as err:
             raise ValueError(f"{fname}: the saved weights do not fit the network ({err}).") \
                 from None
-        clf.module_ = module.eval()
+        clf.module_ = module.to(target).eval()
+        clf.device_ = target
         return clf

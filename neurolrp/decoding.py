@@ -15,7 +15,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
-from ._checks import check_bool, check_data, check_int, pick_eeg
+from ._checks import check_bool, check_data, check_int, epoch_ids, pick_eeg
 from ._utils import logger, progress_prefix, use_log_level
 from .classifier import MODEL_CHOICES, EEGClassifier
 from .datasets import epochs_to_arrays
@@ -168,10 +168,14 @@ class CVResult:
     predictions : pandas.DataFrame
         One row per model and trial (out-of-fold): ``model``, ``trial``,
         ``fold``, ``y_true``, ``y_pred``, ``correct`` and ``proba_<class>``.
+        ``trial`` is the epochs' own index (``epochs.selection``, as in the
+        relevance of :func:`~neurolrp.explain`); each model's rows are in
+        the epochs' order.
     estimators : dict
         Model name -> list of the fitted estimators, one per fold.
     folds : list of (ndarray, ndarray)
-        Train and test trial indices of every fold.
+        Train and test trials of every fold, as positions in the epochs
+        (``epochs[test]``).
     classes : ndarray
         Class names.
     """
@@ -271,6 +275,7 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         epochs = pick_eeg(epochs)  # once: every model and the baseline see the same channels
     X, y, sfreq = epochs_to_arrays(epochs)
     check_data(X, "The epochs' data", cast=False)
+    ids = epoch_ids(epochs, len(X))  # trials keep the numbers the user knows
     classes, counts = np.unique(y, return_counts=True)
     if counts.min() < n_splits:
         raise ValueError(
@@ -319,14 +324,17 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
                              # what model="auto" chose in this fold, on its training trials only
                              "network": getattr(est, "model_", name)})
                 for i, trial in enumerate(test):
-                    row = {"model": name, "trial": int(trial), "fold": k, "y_true": y[trial],
+                    row = {"model": name, "trial": int(ids[trial]), "_position": int(trial),
+                           "fold": k, "y_true": y[trial],
                            "y_pred": pred[i], "correct": bool(pred[i] == y[trial])}
                     row.update({f"proba_{c}": float(p) for c, p in zip(est.classes_, proba[i])})
                     preds.append(row)
                 estimators[name].append(est)
                 logger.info(f"  {name:8s} fold {k + 1}/{n_splits}: accuracy {acc:.3f} "
                             f"({fit_s:.1f} s)")
-    predictions = pd.DataFrame(preds).sort_values(["model", "trial"], kind="stable")
+    # in the epochs' order, which the epochs' own indices need not follow
+    predictions = pd.DataFrame(preds).sort_values(["model", "_position"], kind="stable")
+    predictions = predictions.drop(columns="_position")
     return CVResult(pd.DataFrame(rows), predictions.reset_index(drop=True), estimators, folds,
                     classes)
 

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ._checks import check_data, check_like_fit, epochs_arrays
+from ._checks import check_data, check_like_fit, epoch_ids, epochs_arrays
 from ._utils import progress
 from .attribution import explain
 from .classifier import EEGClassifier
@@ -247,11 +247,15 @@ def _scores(module, Xs, E, batch_size=256):
     """The explained output ``sum_k E[n, k] f_k(x_n)`` of scaled trials ``Xs``."""
     import torch
 
+    from ._device import module_device
+
+    device = module_device(module)  # the network's device; batches travel to it
     out = np.empty(len(Xs))
     with torch.no_grad():
         for s in range(0, len(Xs), batch_size):
-            logits = module(torch.from_numpy(np.ascontiguousarray(Xs[s:s + batch_size])))
-            out[s:s + batch_size] = (logits.numpy() * E[s:s + batch_size]).sum(axis=1)
+            logits = module(torch.from_numpy(np.ascontiguousarray(Xs[s:s + batch_size]))
+                            .to(device))
+            out[s:s + batch_size] = (logits.cpu().numpy() * E[s:s + batch_size]).sum(axis=1)
     return out
 
 
@@ -348,7 +352,7 @@ def _check_cv_data(cv, data):
                          "Pass the epochs that were cross-validated.")
     if hasattr(data, "events"):
         y = epochs_arrays(data)[1]
-        pred = cv.predictions.drop_duplicates("trial").set_index("trial").sort_index()
+        pred = cv.predictions.drop_duplicates("trial")  # the first model's rows, in order
         if not np.array_equal(np.asarray(y, dtype=str), pred.y_true.to_numpy(dtype=str)):
             raise ValueError("The epochs' labels differ from those that were cross-validated "
                              "(another recording or another trial order); pass the same "
@@ -473,12 +477,13 @@ def perturbation(model, data, relevance=None, *, network=None,
         _check_cv_data(model, data)
         pairs = [(est, train, test) for est, (train, test)
                  in zip(model.estimators[network], model.folds)]
+        # trial numbers of data (epochs' own indices, as explain_out_of_fold gives them)
+        ids = epoch_ids(data, n_data) if hasattr(data, "events") else np.arange(n_data)
         if relevance is not None:
             for name, rel in relevance.items():
-                if sorted(rel.trial.values.tolist()) != list(range(n_data)):
+                if sorted(rel.trial.values.tolist()) != sorted(ids.tolist()):
                     raise ValueError(f"relevance[{name!r}] must hold every trial of data, "
-                                     "out of fold (trial = index into data); use "
-                                     "explain_out_of_fold.")
+                                     "out of fold; use explain_out_of_fold.")
     else:
         if not isinstance(model, EEGClassifier):
             raise TypeError("model must be a fitted EEGClassifier or a CVResult.")
@@ -495,7 +500,7 @@ def perturbation(model, data, relevance=None, *, network=None,
         elif test is None:
             rels = relevance
         else:
-            rels = {m: r.sel(trial=np.asarray(test)) for m, r in relevance.items()}
+            rels = {m: r.sel(trial=ids[test]) for m, r in relevance.items()}
         _check_relevance(rels, len(Xs), ch_names)
         E = target_selector(next(iter(rels.values())).target.values, clf.classes_)
         _check_scores(rels, _scores(clf.module_, Xs, E))

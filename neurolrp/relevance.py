@@ -4,8 +4,12 @@ A relevance array is named ``relevance``, has dims ``("trial", "channel",
 "time")`` and dtype float32. Its coordinates:
 
 ``trial``
-    the trial's index in the data that were explained (kept when trials are
-    selected, so ``rel.sel(trial=~rel.correct)`` still says which epochs).
+    the trial's own number: for ``mne.Epochs`` their index
+    ``epochs.selection`` (so ``epochs[[3, 7, 9]]`` gives trials 3, 7 and 9,
+    and trials rejected earlier leave gaps), for an array its position from
+    0. It is kept when trials are selected, so ``rel.sel(trial=~rel.correct)``
+    still says which epochs; ``rel.sel(trial=7)`` picks trial 7 by number,
+    ``rel.isel(trial=0)`` the first by position.
 ``channel``
     channel names, with ``ch_x``, ``ch_y``, ``ch_z`` (positions in metres, MNE
     head coordinates; NaN where unknown) on the same dimension, so a file

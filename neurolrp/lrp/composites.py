@@ -33,6 +33,7 @@ It costs about 3.5-5 plain gradient passes (four terms per convolution); the
 one-term composites ``"epsilon"`` and ``"zero"`` cost 1.1-2.2.
 """
 
+import copy
 import json
 
 from torch import nn
@@ -125,13 +126,74 @@ class Composite:
             "layer_map."
         )
 
+    def assign(self, model_layers):
+        """The rule of every linear layer: the one place where first and last are decided.
+
+        Parameters
+        ----------
+        model_layers : list of (str, torch.nn.Module)
+            The prepared model's linear layers, input to output. The first
+            and last of those with weights are the ``first`` and ``last``
+            layers; pooling layers never are.
+
+        Returns
+        -------
+        rules : dict
+            Layer name -> :class:`~neurolrp.lrp.rules.Rule`, input to output.
+        """
+        weighted = [name for name, m in model_layers if hasattr(m, "weight")]
+        return {name: self.rule_for(m, weighted.index(name) if name in weighted else None,
+                                    len(weighted), name)
+                for name, m in model_layers}
+
     def describe(self, model_layers):
         """JSON text: the rule of every linear layer, by name."""
-        weighted = [name for name, m in model_layers if hasattr(m, "weight")]
-        return json.dumps({
-            name: self.rule_for(m, weighted.index(name) if name in weighted else None,
-                                len(weighted), name).describe()
-            for name, m in model_layers})
+        return json.dumps({name: rule.describe()
+                           for name, rule in self.assign(model_layers).items()})
+
+    def with_input_bounds(self, low, high):
+        """A copy whose z^B rules get the input's bounds where they have none.
+
+        Parameters
+        ----------
+        low, high : float
+            Smallest and largest value the input can take (for an
+            :class:`~neurolrp.EEGClassifier`: the range of its scaled
+            training data, ``input_range_``). Bounds a rule already has are
+            kept.
+
+        Returns
+        -------
+        composite : Composite
+            A new composite; this one is unchanged.
+        """
+        comp = copy.deepcopy(self)
+        for rule in comp.rules():
+            if isinstance(rule, ZBox):
+                rule.low = low if rule.low is None else rule.low
+                rule.high = high if rule.high is None else rule.high
+        return comp
+
+    def without_bias(self):
+        """A copy whose rules leave biases out of the redistribution.
+
+        Then all relevance reaches the input and ``sum R = score`` up to the
+        stabilisers (``explain(..., ignore_bias=True)``).
+
+        Returns
+        -------
+        composite : Composite
+            A new composite; this one is unchanged.
+        """
+        comp = copy.deepcopy(self)
+        for rule in comp.rules():
+            rule.bias = False
+        return comp
+
+    def needs_input_bounds(self):
+        """Whether a z^B rule still lacks a bound."""
+        return any(isinstance(r, ZBox) and (r.low is None or r.high is None)
+                   for r in self.rules())
 
     def needs_patterns(self):
         """Whether a :class:`~neurolrp.lrp.rules.Pattern` rule still lacks its pattern."""
@@ -151,11 +213,10 @@ class Composite:
         -------
         composite : Composite
         """
-        weighted = [name for name, m in model_layers if hasattr(m, "weight")]
         by_name = dict(self.by_name)
-        for name, m in model_layers:
-            rule = self.rule_for(m, weighted.index(name) if name in weighted else None,
-                                 len(weighted), name)
+        modules = dict(model_layers)
+        for name, rule in self.assign(model_layers).items():
+            m = modules[name]
             if isinstance(rule, Pattern) and rule.pattern is None:
                 if name not in patterns:
                     raise ValueError(f"No pattern for layer {name!r} ({type(m).__name__}); "

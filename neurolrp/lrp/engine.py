@@ -77,13 +77,16 @@ class Hooks:
     def __init__(self, model, linear_names, composite=None, mode="lrp"):
         self.handles = []
         self.absorbed = []
-        weighted = weighted_layers(model, linear_names)
+        if mode == "lrp":
+            rules = composite.assign([(n, model.get_submodule(n)) for n in linear_names])
+            n_weighted = len(weighted_layers(model, linear_names))
         for name, m in model.named_modules():
             if list(m.children()):
                 continue
             if mode == "lrp" and isinstance(m, LINEAR_TYPES):
-                rule = composite.rule_for(m, weighted.index(name) if name in weighted else None,
-                                          len(weighted), name)
+                # a layer the forward never reaches gets its type's rule
+                rule = rules[name] if name in rules else composite.rule_for(
+                    m, None, n_weighted, name)
                 self.handles.append(m.register_forward_hook(self._rule_hook(LinearOp(m), rule)))
             elif mode == "lrp" and isinstance(m, ELEMENTWISE_TYPES):
                 self.handles.append(m.register_forward_hook(_pass_hook))

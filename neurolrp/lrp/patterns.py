@@ -31,8 +31,8 @@ def compute_patterns(model, X, batch_size=256):
     Returns
     -------
     patterns : dict
-        Layer name -> float32 tensor shaped like the layer's weight (in the
-        network with batch norms folded). Outputs that never vary get a zero
+        Layer name -> float32 CPU tensor shaped like the layer's weight (in
+        the network with batch norms folded). Outputs that never vary get a zero
         pattern.
     """
     net, linear_names = prepare_model(model)
@@ -43,12 +43,12 @@ def compute_patterns(model, X, batch_size=256):
                for n, m in layers.items()]
     param = next(net.parameters())
     X = torch.as_tensor(np.asarray(X)) if not torch.is_tensor(X) else X
-    X = X.to(dtype=param.dtype, device=param.device)
     sums = {n: [0.0, 0.0, 0.0, 0] for n in layers}  # sum x*z, sum x, sum z, count
     try:
         with torch.no_grad():
             for start in range(0, len(X), batch_size):
-                net(X[start:start + batch_size])
+                # to the network's device one batch at a time: memory follows the batch
+                net(X[start:start + batch_size].to(dtype=param.dtype, device=param.device))
                 for n, m in layers.items():
                     x = inputs[n]
                     op = LinearOp(m)
@@ -75,5 +75,5 @@ def compute_patterns(model, X, batch_size=256):
         var = (m.weight.detach().double() * cov).sum(dim=tuple(range(1, cov.dim())), keepdim=True)
         a = torch.where(var > 1e-12 * var.abs().max().clamp(min=1e-30), cov / var,
                         torch.zeros_like(cov))
-        patterns[n] = a.float()
+        patterns[n] = a.float().cpu()  # kept with the fit and saved: on the CPU
     return patterns

@@ -188,9 +188,9 @@ def subject_dataset(rel, cv, config):
     ds["cv_accuracy"] = (("model", "fold"), acc)
     ds["cv_fit_seconds"] = (("model", "fold"), fit_s)
     fold_of = np.full(rel.sizes["trial"], -1, dtype=np.int64)
-    trials = rel.trial.values
+    trials = rel.trial.values  # the epochs' own indices, in the epochs' order
     for k, (_, test) in enumerate(cv.folds):
-        fold_of[np.searchsorted(trials, test)] = k
+        fold_of[test] = k  # folds hold positions in the epochs
     ds["cv_fold"] = (("trial",), fold_of)
     pred = cv.predictions.set_index(["model", "trial"]).sort_index()
     y_pred = np.empty((len(models), len(trials)), dtype=object)

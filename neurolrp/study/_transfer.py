@@ -28,6 +28,9 @@ def _train_loop(clf, module, X, y_idx, training, seed):
     import torch
     from sklearn.model_selection import train_test_split
 
+    from .._device import module_device
+
+    device = module_device(module)  # where the classifier put it; batches travel there
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     x_all = torch.from_numpy(clf.scale(X))
@@ -52,7 +55,7 @@ def _train_loop(clf, module, X, y_idx, training, seed):
             if len(batch) < 2:
                 continue
             opt.zero_grad()
-            loss = loss_fn(module(x_all[batch]), y_all[batch])
+            loss = loss_fn(module(x_all[batch].to(device)), y_all[batch].to(device))
             loss.backward()
             opt.step()
             if hasattr(module, "apply_constraints"):
@@ -62,7 +65,8 @@ def _train_loop(clf, module, X, y_idx, training, seed):
         if len(val_idx):
             module.eval()
             with torch.no_grad():
-                monitor = loss_fn(module(x_all[val_idx]), y_all[val_idx]).item()
+                monitor = loss_fn(module(x_all[val_idx].to(device)),
+                                  y_all[val_idx].to(device)).item()
         if monitor < best[0]:
             best = (monitor, copy.deepcopy(module.state_dict()), epoch)
         elif epoch - best[2] >= training["patience"]:
@@ -107,7 +111,7 @@ def transfer_subject(key, target, others, folds, config, threads=1):
     base = EEGClassifier(model, sfreq=target["sfreq"], seed=config["seed"], verbose=False,
                          **params).fit(X_pre, y_pre)
     t_pre = time.perf_counter() - t0
-    training = base._training()
+    training = base._training(base.model_)  # the network fitted (model="auto" picks one)
     X, y = target["X"], target["y"]
     y_idx = np.searchsorted(base.classes_, y)
     rows = []

@@ -1,0 +1,102 @@
+"""explain's methods as small registered classes; composites that return changed copies."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import neurolrp
+from neurolrp import explain
+from neurolrp.attribution import METHODS, REGISTRY, Gradient, Method, register
+from neurolrp.lrp import Composite, Epsilon, ZBox, get_composite
+
+
+def _net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 16, 8), nn.ReLU(), nn.Linear(8, 2)).eval()
+
+
+def _X(n=5):
+    return np.random.default_rng(0).standard_normal((n, 3, 16)).astype(np.float32)
+
+
+def test_registry_holds_every_method():
+    assert METHODS == ("lrp", "gradient", "gradient*input", "integrated-gradients", "deconvnet",
+                       "guided-backprop", "random")
+    assert all(issubclass(REGISTRY[m], Method) and REGISTRY[m].name == m for m in METHODS)
+    with pytest.raises(ValueError, match="method must be one of"):
+        explain(_net(), _X(), method="smoothgrad")
+
+
+def test_a_new_method_is_one_class():
+    @register
+    class Doubled(Gradient):
+        """Twice the gradient: checks that explain runs a registered class."""
+
+        name = "doubled-gradient"
+
+        def relevance(self, net, x, select, sl):
+            logit, e, g = super().relevance(net, x, select, sl)
+            return logit, e, 2 * g
+
+    try:
+        net, X = _net(), _X()
+        new = explain(net, X, method="doubled-gradient", batch_size=2, verbose=False)
+        grad = explain(net, X, method="gradient", batch_size=2, verbose=False)
+        np.testing.assert_array_equal(new.values, 2 * grad.values)
+        assert new.attrs["method"] == "doubled-gradient"
+        np.testing.assert_array_equal(new.score.values, grad.score.values)
+    finally:
+        REGISTRY.pop("doubled-gradient")
+
+
+def test_options_are_checked_before_any_work():
+    with pytest.raises(ValueError, match="n_steps"):
+        explain(_net(), _X(), method="integrated-gradients", n_steps=0)
+    with pytest.raises(ValueError, match="composite must be"):
+        explain(_net(), _X(), composite="no-such-composite")
+    with pytest.raises(TypeError, match="ignore_bias"):
+        explain(_net(), _X(), ignore_bias="yes")
+
+
+def test_composite_returns_changed_copies():
+    comp = get_composite("epsilon-gamma-box")
+    assert comp.needs_input_bounds()
+    bounded = comp.with_input_bounds(-2.0, 3.0)
+    assert comp.first.low is None and comp.first.high is None  # unchanged
+    assert (bounded.first.low, bounded.first.high) == (-2.0, 3.0)
+    assert not bounded.needs_input_bounds() and bounded.name == comp.name
+    # bounds a rule already has are kept
+    own = Composite({nn.Linear: Epsilon()}, first=ZBox(-1.0, None)).with_input_bounds(-5.0, 5.0)
+    assert (own.first.low, own.first.high) == (-1.0, 5.0)
+    no_bias = bounded.without_bias()
+    assert all(r.bias for r in bounded.rules()) and not any(r.bias for r in no_bias.rules())
+
+
+def test_composite_assigns_first_and_last_in_one_place():
+    net = _net()
+    layers = [("1", net[1]), ("3", net[3])]
+    comp = Composite({nn.Linear: Epsilon(0.5)}, first=ZBox(-1.0, 1.0), last=Epsilon(0.0))
+    rules = comp.assign(layers)
+    assert isinstance(rules["1"], ZBox) and rules["3"] is comp.last
+    assert list(comp.assign(layers)) == ["1", "3"]
+
+
+def test_explain_without_bias_equals_the_composite_without_bias():
+    net, X = _net(), _X()
+    a = explain(net, X, composite="zero", ignore_bias=True, verbose=False)
+    b = explain(net, X, composite=get_composite("zero").without_bias(), verbose=False)
+    np.testing.assert_array_equal(a.values, b.values)
+    # LRP-0 without biases: all relevance reaches the input
+    assert a.attrs["conservation_error"] < 1e-4
+    assert explain(net, X, composite="zero", verbose=False).attrs["conservation_error"] > 1e-3
+
+
+def test_predict_and_explain_read_input_the_same_way(fitted_shallow, hands_feet_small):
+    moved = hands_feet_small.copy().reorder_channels(hands_feet_small.ch_names[::-1])
+    with pytest.raises(ValueError, match="another order") as by_predict:
+        fitted_shallow.predict(moved)
+    with pytest.raises(ValueError, match="another order") as by_explain:
+        neurolrp.explain(fitted_shallow, moved)
+    # the same check, naming the input as each entry point calls it
+    assert str(by_predict.value).replace("X:", "data:", 1) == str(by_explain.value)
