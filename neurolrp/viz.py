@@ -979,7 +979,6 @@ def plot_trial(rel, trial, *, other=None, window=1.0, tmin=None, tmax=None, titl
     bottom = 1 - (head + topo_h * len(rows)) / height
     gs = fig.add_gridspec(len(rows), n + 1, left=0.15, right=0.9, top=top, bottom=bottom,
                           width_ratios=[1] * n + [0.06], wspace=0.08, hspace=0.18)
-    t_last = r.time.values[-1]
     for i, (x, m_row) in enumerate(zip(rows, maps)):
         for k, (m, (a, b)) in enumerate(zip(m_row, wins)):
             ax = fig.add_subplot(gs[i, k])
