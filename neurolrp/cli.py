@@ -194,17 +194,18 @@ def cmd_run(args):
     return 0
 
 
-def _add_common(p):
+def _add_common(p, models):
     from .lrp.composites import COMPOSITES, DEFAULT_COMPOSITE
     from .classifier import MODEL_CHOICES
 
     p.add_argument("--out", default="neurolrp-output", metavar="DIR",
                    help="folder for report.html, summary.json and relevance.nc (the demo: "
                         "one such folder per task and index.html) (default: %(default)s)")
-    p.add_argument("--models", nargs="+", default=["shallow"], choices=MODEL_CHOICES,
+    p.add_argument("--models", nargs="+", default=[models], choices=MODEL_CHOICES,
                    metavar="MODEL", help="networks to cross-validate beside CSP+LDA "
-                   f"({', '.join(MODEL_CHOICES)}; auto: ShallowNet or EEGNet, chosen in each "
-                   "fold by an inner cross-validation; default: shallow)")
+                   f"({', '.join(MODEL_CHOICES)}; auto: ShallowNet for band power or EEGNet "
+                   "for waveforms, chosen in each fold by an inner cross-validation on its "
+                   f"training trials; default: {models})")
     p.add_argument("--explain", default="best", choices=["best", *MODEL_CHOICES],
                    metavar="MODEL", help="which network to explain: 'best' (the highest "
                    "cross-validated accuracy; default) or one of --models")
@@ -241,7 +242,7 @@ def build_parser():
                     "7-30 Hz, -1 to 4 s, 80 Hz): cross-validated training beside CSP+LDA, "
                     "out-of-fold LRP of every trial, one HTML report per task "
                     "(OUT/hands-feet/, OUT/left-right/) and OUT/index.html linking them.")
-    _add_common(demo)
+    _add_common(demo, "shallow")  # the bundled data are band power: no choice to make
     demo.set_defaults(func=cmd_demo, out="neurolrp-demo")
     for action in demo._actions:
         if action.dest == "out":
@@ -268,7 +269,7 @@ def build_parser():
     run.add_argument("--resample", type=float, default=80.0, metavar="HZ",
                      help="resample to this rate first; 0 keeps the data's rate "
                           "(default: %(default)s)")
-    _add_common(run)
+    _add_common(run, "auto")  # the user's data: the paradigm, so the network, is unknown
     run.set_defaults(func=cmd_run)
     from .study import add_parser as add_study_parser  # neurolrp study: many subjects on dask
 
