@@ -626,7 +626,10 @@ def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
         All trials, in the order of ``epochs``; ``trial`` holds the epochs'
         own indices (``epochs.selection``, as :func:`explain` and
         ``cv_result.predictions`` number them);
-        ``attrs["conservation_error"]`` is the largest over folds.
+        ``attrs["conservation_error"]`` is the largest over folds. A text
+        attribute that differs between folds (``model``, ``rules`` and
+        ``model_selection`` when ``model="auto"`` chose different networks)
+        is a JSON list with one entry per fold.
     """
     import xarray as xr
 
@@ -661,6 +664,12 @@ def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
     for key in ("conservation_error", "conservation_error_accounted"):
         if key in rel.attrs:
             rel.attrs[key] = float(max(p.attrs[key] for p in parts))
+    # folds can differ in what they explain (model="auto" may choose another network per
+    # fold): such a text attribute becomes a JSON list, one entry per fold, not fold 1's
+    for key, val in parts[0].attrs.items():
+        per_fold = [p.attrs.get(key) for p in parts]
+        if isinstance(val, str) and any(v != val for v in per_fold):
+            rel.attrs[key] = json.dumps(per_fold)
     rel.attrs["out_of_fold"] = len(parts)
     rel.attrs["in_sample"] = 0  # every trial explained by a network that never trained on it
     return rel

@@ -91,3 +91,19 @@ def test_bad_input_before_work(erp):
 def _two_per_class(ep):
     y = epochs_to_arrays(ep)[1]
     return np.concatenate([np.flatnonzero(y == c)[:2] for c in np.unique(y)])
+
+
+def test_out_of_fold_names_each_folds_network(erp):
+    """Folds that chose different networks: the relevance says which explained which fold."""
+    cv = cross_validate(erp, ("auto",), n_splits=3, baseline=False, classifier_params=FIT,
+                        verbose=False)
+    # make fold 2 differ from fold 1 for certain: retrain it as the other candidate
+    first = cv.estimators["auto"][0].model_
+    other = [m for m in AUTO_CANDIDATES if m != first][0]
+    train = cv.folds[1][0]
+    cv.estimators["auto"][1] = EEGClassifier(other, **FAST).fit(erp[train])
+    rel = neurolrp.explain_out_of_fold(cv, erp, "auto")
+    names = {"shallow": "ShallowNet", "eegnet": "EEGNet"}
+    expected = [names[e.model_] for e in cv.estimators["auto"]]
+    assert json.loads(rel.attrs["model"]) == expected
+    assert len(json.loads(rel.attrs["rules"])) == 3
