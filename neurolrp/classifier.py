@@ -335,16 +335,36 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         x_all = torch.from_numpy(self.scale(data))  # stays on the CPU; batches travel
         # the range of the (scaled) training input: the box of LRP's z^B rule
         self.input_range_ = (float(x_all.min()), float(x_all.max()))
+        training = self._training(self.model_)
+        self.history_, self.best_epoch_ = self._train(module, x_all, y_idx, training, rng,
+                                                      self.seed, device)
+        if hasattr(module, "center_log_power"):
+            module.center_log_power(x_all.to(device))
+        self.module_ = module
+        self.device_ = device
+        # what each layer's outputs look like in its input, for LRP's Pattern rule
+        self.patterns_ = compute_patterns(module, x_all)
+        return self
+
+    def _train(self, module, x_all, y_idx, training, rng, seed, device):
+        """Adam with early stopping on a stratified validation split; ends in the best weights.
+
+        Shared by :meth:`fit` and the study's fine-tuning (which continues a
+        fitted network). ``x_all`` is scaled input on the CPU (batches travel
+        to ``device``), ``rng`` orders the trials, ``seed`` draws the split.
+        Returns the per-epoch history and the best epoch; ``module`` is left
+        in eval mode with the best weights.
+        """
         y_all = torch.from_numpy(y_idx.astype(np.int64))
-        n_val = max(len(self.classes_), int(round(self.validation_size * len(y_idx))))
-        if self.validation_size > 0 and len(y_idx) - n_val >= len(self.classes_):
+        n_classes = len(self.classes_)
+        n_val = max(n_classes, int(round(self.validation_size * len(y_idx))))
+        if self.validation_size > 0 and len(y_idx) - n_val >= n_classes and \
+                np.bincount(y_idx).min() >= 2:  # stratifying needs two trials of a class
             train_idx, val_idx = train_test_split(
-                np.arange(len(y_idx)), test_size=n_val, stratify=y_idx,
-                random_state=self.seed)
+                np.arange(len(y_idx)), test_size=n_val, stratify=y_idx, random_state=seed)
         else:
             train_idx, val_idx = np.arange(len(y_idx)), np.array([], dtype=int)
 
-        training = self._training(self.model_)
         opt = torch.optim.Adam(module.parameters(), lr=training["lr"],
                                weight_decay=self.weight_decay)
         loss_fn = torch.nn.CrossEntropyLoss()
@@ -352,7 +372,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         x_val, y_val = x_all[val_idx].to(device), y_all[val_idx].to(device)
         best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         best = (np.inf, None, 0)
-        self.history_ = []
+        history = []
         bar = progress(range(training["max_epochs"]), f"Training {self.model_}",
                        verbose=self.verbose)
         for epoch in bar:
@@ -380,7 +400,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                     record["val_loss"] = loss_fn(out, y_val).item()
                     record["val_accuracy"] = (out.argmax(1) == y_val).float().mean().item()
                 monitor = record["val_loss"]
-            self.history_.append(record)
+            history.append(record)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix({k: round(v, 3) for k, v in record.items() if k != "epoch"})
             if monitor < best[0]:
@@ -391,14 +411,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                 break
         module.load_state_dict(best[1])
         module.eval()
-        if hasattr(module, "center_log_power"):
-            module.center_log_power(x_all.to(device))
-        self.module_ = module
-        self.device_ = device
-        # what each layer's outputs look like in its input, for LRP's Pattern rule
-        self.patterns_ = compute_patterns(module, x_all)
-        self.best_epoch_ = best[2]
-        return self
+        return history, best[2]
 
     def _select_model(self, data, y):
         """Mean inner cross-validated accuracy of each candidate, on ``data`` only."""

@@ -23,57 +23,15 @@ def _subject_arrays(source, subject, config):
             "ch_names": list(epochs.ch_names), "times": epochs.times}
 
 
-def _train_loop(clf, module, X, y_idx, training, seed):
-    """Continue training ``module`` (Adam, early stopping on a stratified validation split)."""
+def _fine_tune(clf, X, y_idx, training, seed):
+    """Continue training ``clf``'s network on ``X`` with the classifier's own loop."""
     import torch
-    from sklearn.model_selection import train_test_split
 
     from .._device import module_device
 
-    device = module_device(module)  # where the classifier put it; batches travel there
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    x_all = torch.from_numpy(clf.scale(X))
-    y_all = torch.from_numpy(y_idx.astype(np.int64))
-    n_val = max(len(clf.classes_), int(round(clf.validation_size * len(y_idx))))
-    if clf.validation_size > 0 and len(y_idx) - n_val >= len(clf.classes_) and \
-            np.bincount(y_idx).min() >= 2:
-        train_idx, val_idx = train_test_split(np.arange(len(y_idx)), test_size=n_val,
-                                              stratify=y_idx, random_state=seed)
-    else:
-        train_idx, val_idx = np.arange(len(y_idx)), np.array([], dtype=int)
-    opt = torch.optim.Adam(module.parameters(), lr=training["lr"],
-                           weight_decay=clf.weight_decay)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    best = (np.inf, copy.deepcopy(module.state_dict()), 0)
-    for epoch in range(training["max_epochs"]):
-        module.train()
-        order = rng.permutation(train_idx)
-        total = 0.0
-        for start in range(0, len(order), clf.batch_size):
-            batch = order[start:start + clf.batch_size]
-            if len(batch) < 2:
-                continue
-            opt.zero_grad()
-            loss = loss_fn(module(x_all[batch].to(device)), y_all[batch].to(device))
-            loss.backward()
-            opt.step()
-            if hasattr(module, "apply_constraints"):
-                module.apply_constraints()
-            total += loss.item() * len(batch)
-        monitor = total / max(len(order), 1)
-        if len(val_idx):
-            module.eval()
-            with torch.no_grad():
-                monitor = loss_fn(module(x_all[val_idx].to(device)),
-                                  y_all[val_idx].to(device)).item()
-        if monitor < best[0]:
-            best = (monitor, copy.deepcopy(module.state_dict()), epoch)
-        elif epoch - best[2] >= training["patience"]:
-            break
-    module.load_state_dict(best[1])
-    module.eval()
-    return module
+    clf._train(clf.module_, torch.from_numpy(clf.scale(X)), y_idx, training,
+               np.random.default_rng(seed), seed, module_device(clf.module_))
 
 
 def transfer_subject(key, target, others, folds, config, threads=1):
@@ -123,7 +81,7 @@ def transfer_subject(key, target, others, folds, config, threads=1):
         std = X[train].std(axis=(0, 2)).astype(np.float32)
         clf.scale_std_ = np.where(std == 0, 1.0, std).astype(np.float32)
         zero_shot = float(np.mean(clf.predict(X[test]) == y[test]))
-        _train_loop(clf, clf.module_, X[train], y_idx[train], training, config["seed"] + k)
+        _fine_tune(clf, X[train], y_idx[train], training, config["seed"] + k)
         acc = float(np.mean(clf.predict(X[test]) == y[test]))
         rows.append({"fold": k, "n_train": len(train), "n_test": len(test),
                      "pretrained": zero_shot, "transfer": acc})
