@@ -598,6 +598,12 @@ def _plot_eeg(ax, data, t, names, blocks=(), labels="auto", peak_values=None):
         ax.axvline(0, color="k", lw=0.8, ls="--")
 
 
+def _require_labels(rel):
+    if "correct" not in rel.coords:
+        raise ValueError("The relevance has no labels (y_true/correct); explain mne.Epochs or "
+                         "pass y to explain().")
+
+
 def plot_class_gallery(rel, cls, *, n_correct=3, n_wrong=4, tmin=0.5, tmax=2.5,
                        proba=None, consistency=None):
     """A class average beside confident correct trials and misclassified ones.
@@ -632,9 +638,7 @@ def plot_class_gallery(rel, cls, *, n_correct=3, n_wrong=4, tmin=0.5, tmax=2.5,
     -------
     fig : matplotlib.figure.Figure
     """
-    if "correct" not in rel.coords:
-        raise ValueError("The relevance has no labels (y_true/correct); explain mne.Epochs or "
-                         "pass y to explain().")
+    _require_labels(rel)
     of_class = rel.sel(trial=rel.y_true == cls)
     if of_class.sizes["trial"] == 0:
         raise ValueError(f"No trials of class {cls!r}; classes: {sorted(set(rel.y_true.values))}")
@@ -1057,9 +1061,7 @@ def plot_misclassified(rel, other, *, trials=None, tmin=0.5, tmax=2.5, proba=Non
     -------
     fig : matplotlib.figure.Figure
     """
-    if "correct" not in rel.coords:
-        raise ValueError("The relevance has no labels (y_true/correct); explain mne.Epochs or "
-                         "pass y to explain().")
+    _require_labels(rel)
     trials = list(rel.trial.values) if trials is None else list(trials)
     if not trials:
         raise ValueError("No trials to show.")
