@@ -128,7 +128,7 @@ def _worker_demo(out_dir):
     ev.perturbation = clock.wrap("perturbation", keep("pert", ev.perturbation))
     for mod, name in ((rp, "plot_topomap"), (rp, "plot_channel_time"), (rp, "plot_class_gallery"),
                       (rp, "_accuracy_figure"), (rp, "_confusion_figure"), (rp, "_add_figure"),
-                      (ev, "plot_perturbation")):
+                      (rp, "plot_perturbation")):
         setattr(mod, name, clock.wrap("plotting", getattr(mod, name)))
 
     import contextlib

@@ -11,11 +11,15 @@
 - :func:`context_use`: relevance inside vs outside a region of interest
   (channels and/or a time window), after Lapuschkin et al. 2016.
 - :func:`compare_classifiers`: do two classifiers use the same evidence?
+
+This module computes only; the figures of these results are in
+:mod:`neurolrp.viz` (:func:`~neurolrp.viz.plot_perturbation`,
+:func:`~neurolrp.viz.plot_compare_classifiers`).
 """
 
+import warnings
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -646,40 +650,6 @@ def _composite(name, default):
     return name.split(":", 1)[1] if name.startswith("lrp:") else default
 
 
-def plot_perturbation(result, order="morf"):
-    """Perturbation curves, one panel per granularity.
-
-    Parameters
-    ----------
-    result : PerturbationResult
-    order : "morf" | "lerf"
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    """
-    df = result.curves[result.curves.order == order]
-    grans = [g for g in GRANULARITIES if g in set(df.granularity)]
-    fig, axes = plt.subplots(1, len(grans), figsize=(2.8 * len(grans), 2.8), squeeze=False)
-    aopc = result.aopc.set_index(["method", "granularity", "order"]).aopc
-    for ax, g in zip(axes[0], grans):
-        for k, (method, d) in enumerate(df[df.granularity == g].groupby("method", sort=False)):
-            style = dict(color="0.5", ls="--") if method == "random" else dict(color=f"C{k}")
-            ax.plot(d.fraction * 100, d["drop"], label=f"{method} ({aopc[method, g, order]:.2f})",
-                    **style)
-            ax.fill_between(d.fraction * 100, d["drop"] - d["sem"], d["drop"] + d["sem"],
-                            alpha=0.2, color=style["color"])
-        unit = {"patch": "patches", "channel": "channels", "time": "time windows"}[g]
-        ax.set_title(f"{unit} removed, {'most' if order == 'morf' else 'least'} relevant first",
-                     fontsize=8)
-        ax.set_xlabel("% removed")
-        ax.axhline(0, color="k", lw=0.5)
-        ax.legend(fontsize=6, title="method (AOPC)", title_fontsize=6)
-    axes[0, 0].set_ylabel("score drop f(x) - f(x_k)")
-    fig.tight_layout()
-    return fig
-
-
 def _truth_mask(truth, cls):
     """The truth mask (channel, time) of an explained class or contrast ``a-b``."""
     names = [str(c) for c in truth["class"].values]
@@ -935,30 +905,33 @@ def compare_classifiers(rel_a, rel_b, *, k=10, channels=SENSORIMOTOR, names=("a"
     return pd.DataFrame(rows)
 
 
-def plot_compare_classifiers(rel_a, rel_b, names=("a", "b"), tmin=0.5, tmax=2.5):
-    """Class-average maps of two classifiers side by side, with the agreement.
+# Figures moved to neurolrp.viz; the old names warn for one release.
 
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
+def _moved_to_viz(name):
+    """Warn that the figure ``name`` now lives in :mod:`neurolrp.viz`."""
+    warnings.warn(f"neurolrp.evaluation.{name} has moved to neurolrp.viz.{name}; the old "
+                  "name will be removed in the next release.", FutureWarning, stacklevel=3)
+
+
+def plot_perturbation(result, order="morf"):
+    """Deprecated: use :func:`neurolrp.viz.plot_perturbation`.
+
+    Kept for one release; warns with a :class:`FutureWarning` and calls the
+    function in :mod:`neurolrp.viz`.
     """
-    from .relevance import to_info
-    from .viz import _sym_limit, _topomap, window_sums
+    _moved_to_viz("plot_perturbation")
+    from .viz import plot_perturbation
 
-    rel_a, rel_b = _aligned(rel_a, rel_b)
-    table = compare_classifiers(rel_a, rel_b, names=names)
-    classes = list(table["class"])
-    info = to_info(rel_a)
-    fig, axes = plt.subplots(len(classes), 2, figsize=(4.2, 2.1 * len(classes)), squeeze=False)
-    for i, cls in enumerate(classes):
-        for j, (rel, name) in enumerate(zip((rel_a, rel_b), names)):
-            sub = rel.isel(trial=np.flatnonzero(rel.y_true.values == cls))
-            m = window_sums(sub, [(tmin, tmax)])[0]
-            _topomap(axes[i, j], m, info, _sym_limit(m))
-            axes[i, j].set_title(f"{name}: {cls}", fontsize=8)
-        row = table.iloc[i]
-        axes[i, 1].text(1.05, 0.5, f"r = {row.corr_topo:.2f}\ntop-10 overlap "
-                        f"{row.topk_overlap:.2f}", transform=axes[i, 1].transAxes, fontsize=7,
-                        va="center")
-    fig.suptitle(f"relevance {tmin:g}-{tmax:g} s, class averages", fontsize=9)
-    return fig
+    return plot_perturbation(result, order=order)
+
+
+def plot_compare_classifiers(rel_a, rel_b, names=("a", "b"), tmin=0.5, tmax=2.5):
+    """Deprecated: use :func:`neurolrp.viz.plot_compare_classifiers`.
+
+    Kept for one release; warns with a :class:`FutureWarning` and calls the
+    function in :mod:`neurolrp.viz`.
+    """
+    _moved_to_viz("plot_compare_classifiers")
+    from .viz import plot_compare_classifiers
+
+    return plot_compare_classifiers(rel_a, rel_b, names=names, tmin=tmin, tmax=tmax)

@@ -19,7 +19,7 @@ from .decoding import BASELINE, best_network, chance_test, cross_validate
 from .lrp.composites import DEFAULT_COMPOSITE, get_composite
 from .relevance import channel_positions, save_relevance
 from .viz import (class_average, plot_channel_time, plot_class_gallery, plot_misclassified,
-                  plot_topomap, plot_trial, plot_trial_consistency)
+                  plot_perturbation, plot_topomap, plot_trial, plot_trial_consistency)
 
 #: The files a report folder holds (all written together, or none).
 REPORT_FILES = ("report.html", "summary.json", "relevance.nc")
@@ -607,7 +607,7 @@ def _add_data(report, epochs):
 
 def _add_quality(report, result, epochs, model, comp):
     try:
-        from .evaluation import perturbation, plot_perturbation
+        from .evaluation import perturbation
     except ImportError:
         report.add_html("<p>Not computed.</p>", "Perturbation analysis",
                         section="Explanation quality")

@@ -7,8 +7,10 @@ evidence for the explained class, blue for evidence against it; figures
 that compare groups share one scale. Channel x time maps group their rows by
 scalp region and hemisphere. Results of :mod:`neurolrp.stats` are overlaid
 with ``stats=``: significant sensors marked on topomaps, clusters outlined on
-channel x time maps. Every figure is at most 8.5 in wide, so mne.Report
-shows it at 100 dpi without rescaling (850 px).
+channel x time maps. The figures of :mod:`neurolrp.evaluation`'s results are
+here too (perturbation curves, two classifiers compared, trial consistency).
+Every figure is at most 8.5 in wide, so mne.Report shows it at 100 dpi
+without rescaling (850 px).
 """
 
 import re
@@ -16,6 +18,7 @@ import re
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .evaluation import GRANULARITIES, _aligned, compare_classifiers
 from .relevance import POS_COORDS, to_info
 
 CMAP = "RdBu_r"
@@ -1168,6 +1171,90 @@ def plot_trial_consistency(table, *, title=None):
     return fig
 
 
+def plot_perturbation(result, order="morf"):
+    """Perturbation curves, one panel per granularity.
+
+    Each panel shows the mean drop of the explained score against the share
+    of units removed (patches, channels or time windows), one line per
+    method with its standard error as a band and its AOPC in the legend;
+    the random order is the dashed grey line.
+
+    Parameters
+    ----------
+    result : neurolrp.evaluation.PerturbationResult
+        From :func:`neurolrp.evaluation.perturbation`.
+    order : "morf" | "lerf"
+        Most relevant first (``"morf"``) or least relevant first
+        (``"lerf"``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    df = result.curves[result.curves.order == order]
+    grans = [g for g in GRANULARITIES if g in set(df.granularity)]
+    fig, axes = plt.subplots(1, len(grans), figsize=(2.8 * len(grans), 2.8), squeeze=False)
+    aopc = result.aopc.set_index(["method", "granularity", "order"]).aopc
+    for ax, g in zip(axes[0], grans):
+        for k, (method, d) in enumerate(df[df.granularity == g].groupby("method", sort=False)):
+            style = dict(color="0.5", ls="--") if method == "random" else dict(color=f"C{k}")
+            ax.plot(d.fraction * 100, d["drop"], label=f"{method} ({aopc[method, g, order]:.2f})",
+                    **style)
+            ax.fill_between(d.fraction * 100, d["drop"] - d["sem"], d["drop"] + d["sem"],
+                            alpha=0.2, color=style["color"])
+        unit = {"patch": "patches", "channel": "channels", "time": "time windows"}[g]
+        ax.set_title(f"{unit} removed, {'most' if order == 'morf' else 'least'} relevant first",
+                     fontsize=8)
+        ax.set_xlabel("% removed")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.legend(fontsize=6, title="method (AOPC)", title_fontsize=6)
+    axes[0, 0].set_ylabel("score drop f(x) - f(x_k)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_compare_classifiers(rel_a, rel_b, names=("a", "b"), tmin=0.5, tmax=2.5):
+    """Class-average maps of two classifiers side by side, with the agreement.
+
+    One row per true class: the relevance of each classifier summed over
+    ``tmin`` to ``tmax`` and averaged over the trials of that class (each
+    map on its own symmetric scale), with the correlation of the two
+    channel maps and the overlap of their top-10 channels from
+    :func:`neurolrp.evaluation.compare_classifiers`.
+
+    Parameters
+    ----------
+    rel_a, rel_b : xarray.DataArray
+        Relevance of the same trials, explained for the same targets, by two
+        classifiers (with ``y_true``).
+    names : (str, str)
+        Labels of the two classifiers.
+    tmin, tmax : float
+        Time window (s) summed into each map.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    rel_a, rel_b = _aligned(rel_a, rel_b)
+    table = compare_classifiers(rel_a, rel_b, names=names)
+    classes = list(table["class"])
+    info = to_info(rel_a)
+    fig, axes = plt.subplots(len(classes), 2, figsize=(4.2, 2.1 * len(classes)), squeeze=False)
+    for i, cls in enumerate(classes):
+        for j, (rel, name) in enumerate(zip((rel_a, rel_b), names)):
+            sub = rel.isel(trial=np.flatnonzero(rel.y_true.values == cls))
+            m = window_sums(sub, [(tmin, tmax)])[0]
+            _topomap(axes[i, j], m, info, _sym_limit(m))
+            axes[i, j].set_title(f"{name}: {cls}", fontsize=8)
+        row = table.iloc[i]
+        axes[i, 1].text(1.05, 0.5, f"r = {row.corr_topo:.2f}\ntop-10 overlap "
+                        f"{row.topk_overlap:.2f}", transform=axes[i, 1].transAxes, fontsize=7,
+                        va="center")
+    fig.suptitle(f"relevance {tmin:g}-{tmax:g} s, class averages", fontsize=9)
+    return fig
+
+
 def class_average(rel, cls):
     """Mean relevance of the correctly classified trials of ``cls``."""
     sel = rel.sel(trial=(rel.y_true == cls) & rel.correct)
@@ -1178,5 +1265,5 @@ def class_average(rel, cls):
 
 __all__ = ["plot_topomap", "plot_channel_time", "plot_class_gallery", "plot_group_topomaps",
            "plot_group_channel_time", "plot_cluster_test", "plot_trial", "plot_misclassified",
-           "plot_trial_consistency", "window_sums", "scalp_order", "region_order",
-           "channel_regions", "class_average"]
+           "plot_trial_consistency", "plot_perturbation", "plot_compare_classifiers",
+           "window_sums", "scalp_order", "region_order", "channel_regions", "class_average"]

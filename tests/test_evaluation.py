@@ -1,5 +1,8 @@
 """Explanation quality: perturbation, ground truth, context use, comparisons."""
 
+import subprocess
+import sys
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -7,9 +10,25 @@ import pytest
 
 import neurolrp
 from neurolrp.datasets import simulate_motor_imagery
+from neurolrp import evaluation
 from neurolrp.evaluation import (SENSORIMOTOR, compare_classifiers, context_use, localization,
-                                 neutrality, perturbation, plot_compare_classifiers,
-                                 plot_perturbation, trial_consistency)
+                                 neutrality, perturbation, trial_consistency)
+from neurolrp.viz import plot_compare_classifiers, plot_perturbation
+
+
+def _titles(fig):
+    return [fig._suptitle and fig._suptitle.get_text()] + [ax.get_title() for ax in fig.axes] + \
+        [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def test_evaluation_imports_no_plotting():
+    """evaluation computes only: importing it does not load pyplot."""
+    code = ("import sys, neurolrp.evaluation; "
+            "print('matplotlib.pyplot' in sys.modules, neurolrp.evaluation.__file__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[1] == evaluation.__file__
+    assert out[0] == "False"
 
 
 def test_perturbation_curves_and_aopc(fitted_shallow, hands_feet_small):
@@ -33,7 +52,11 @@ def test_perturbation_curves_and_aopc(fitted_shallow, hands_feet_small):
     assert res.table().shape == (2, 3)
     fig = plot_perturbation(res)
     assert len(fig.axes) == 3
-    plt.close(fig)
+    # the old place still works for one release, with a warning naming the new one
+    with pytest.warns(FutureWarning, match=r"neurolrp\.viz\.plot_perturbation"):
+        old = evaluation.plot_perturbation(res, order="lerf")
+    assert _titles(old) == _titles(plot_perturbation(res, order="lerf"))
+    plt.close("all")
     with pytest.raises(ValueError, match="replacement"):
         perturbation(fitted_shallow, ep, rels, replacement="zeros")
     with pytest.raises(ValueError, match="granularity"):
@@ -194,7 +217,11 @@ def test_compare_classifiers(fitted_shallow, hands_feet_small):
     assert (diff.corr_map.abs() < 0.3).all()
     assert {"roi_share_lrp", "roi_share_random"} <= set(diff.columns)
     fig = plot_compare_classifiers(rel, other, names=("lrp", "random"))
-    plt.close(fig)
+    assert len(fig.axes) == 2 * diff.shape[0]
+    with pytest.warns(FutureWarning, match=r"neurolrp\.viz\.plot_compare_classifiers"):
+        old = evaluation.plot_compare_classifiers(rel, other, names=("lrp", "random"))
+    assert _titles(old) == _titles(fig)
+    plt.close("all")
     with pytest.raises(ValueError, match="same trials"):
         compare_classifiers(rel, rel.isel(trial=slice(0, 5)))
 
