@@ -291,3 +291,66 @@ def test_bad_arguments():
         neurolrp.explain("model", X)
     with pytest.raises(ValueError, match="alpha - beta = 1"):
         AlphaBeta(2, 2)
+
+
+_LAYERS = {
+    "conv2d-strided-dilated": (lambda: nn.Conv2d(3, 6, (2, 5), stride=(1, 2), padding=(1, 2),
+                                                 dilation=(1, 2)), (4, 3, 7, 40)),
+    "conv2d-grouped": (lambda: nn.Conv2d(4, 8, (3, 3), groups=2, padding=1), (4, 4, 6, 20)),
+    "conv2d-same": (lambda: nn.Conv2d(4, 8, (3, 4), padding="same"), (4, 4, 6, 20)),
+    "conv1d-strided": (lambda: nn.Conv1d(3, 5, 4, stride=3, padding=2), (4, 3, 31)),
+    "conv1d-no-bias": (lambda: nn.Conv1d(3, 5, 4, bias=False), (4, 3, 31)),
+    "linear": (lambda: nn.Linear(10, 6), (4, 10)),
+    "avgpool2d": (lambda: nn.AvgPool2d((1, 4), stride=(1, 3), padding=(0, 1)), (4, 3, 2, 20)),
+    "avgpool1d": (lambda: nn.AvgPool1d(3), (4, 3, 20)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("layer", sorted(_LAYERS))
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_closed_forms_equal_the_rules_terms(layer, name):
+    """Each built-in rule's fast closed form gives what its terms define (relevance of
+    the input and what reaches it, with and without biases), as accurately: its error
+    against the terms in float64 is at most a few times that of the terms in float32
+    (ignoring biases makes gamma's denominators near 0 and both lose digits there)."""
+    from neurolrp.lrp.layers import LinearOp
+    from neurolrp.lrp.rules import Rule
+
+    make, shape = _LAYERS[layer]
+    torch.manual_seed(0)
+    module, rule = make(), RULES[name]
+    assert type(rule).propagate is not Rule.propagate  # a closed form is tested
+    x = torch.randn(shape)
+    for bias in (True, False):
+        results = {}
+        for dtype in (torch.float32, torch.float64):
+            op = LinearOp(module.to(dtype))
+            xd = x.to(dtype)
+            with torch.no_grad():
+                w, b = op.params(xd)
+                z = op(xd, w, b)
+                R = torch.randn(z.shape, generator=torch.Generator().manual_seed(1),
+                                dtype=torch.float64).to(dtype)  # the same numbers
+                b = b if bias else None
+                results[dtype] = (rule.propagate(op, xd, R, z, w, b),
+                                  Rule.propagate(rule, op, xd, R, z, w, b))
+        (fast, fast_kept), (terms, terms_kept) = results[torch.float32]
+        exact, exact_kept = results[torch.float64][1]
+        for got, ref, truth in ((fast, terms, exact), (fast_kept, terms_kept, exact_kept)):
+            err_fast = (got.double() - truth).abs().max()
+            err_terms = (ref.double() - truth).abs().max()
+            assert err_fast <= 4 * err_terms + 1e-6 * truth.abs().max(), (bias, err_fast,
+                                                                            err_terms)
+
+
+def test_lrp0_equals_gradient_times_input_with_same_padding():
+    """String padding goes through autograd's own transposed convolution."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Unflatten(1, (1, 4)), nn.Conv2d(1, 3, (1, 4), padding="same",
+                                                            bias=False),
+                        nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 16, 2, bias=False))
+    X = np.random.default_rng(0).standard_normal((5, 4, 16)).astype(np.float32)
+    lrp = neurolrp.explain(net, X, composite="zero", verbose=False)
+    gxi = neurolrp.explain(net, X, method="gradient*input", verbose=False)
+    np.testing.assert_allclose(lrp.values, gxi.values, rtol=1e-4, atol=1e-6)

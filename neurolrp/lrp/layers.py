@@ -220,25 +220,64 @@ class LinearOp:
         """The layer's own bias (None for pooling or a bias-free layer)."""
         return getattr(self.module, "bias", None) if self.kind != "pool" else None
 
-    def vjp(self, s, x, w, identity=False):
+    def vjp(self, s, shape, w, own=False):
         """``W^T s``: the vector-Jacobian product of the map ``x -> op(x, w, 0)``.
 
-        ``identity`` says ``w`` is the layer's own weight, so that average
-        pooling can use its own (faster) backward.
+        Parameters
+        ----------
+        s : torch.Tensor
+            Shaped like the layer's output.
+        shape : torch.Size
+            The layer input's shape.
+        w : torch.Tensor
+            The weight (any weight shaped like the layer's).
+        own : bool
+            ``w`` is the layer's own weight, so that average pooling can use
+            its own (faster) backward.
+        """
+        return self.vjp_shared(s, shape, [w], own=own)[0]
+
+    def vjp_shared(self, s, shape, weights, own=False):
+        """``[W_k^T s for W_k in weights]`` in one transposed convolution.
+
+        The weights are stacked along the transposed convolution's output
+        channels, so ``s`` (often the largest tensor of the pass) is read once.
         """
         m = self.module
         if self.kind == "linear":
-            return s @ w
-        grad_input = torch.nn.grad.conv2d_input if self.ndim == 2 else \
-            torch.nn.grad.conv1d_input
-        if self.kind == "conv":
-            return grad_input(x.shape, w, s, m.stride, m.padding, m.dilation, m.groups)
-        kernel, stride, padding = self._pool_geometry_shape(x.shape)
-        if identity:
-            pool_backward = torch.ops.aten.avg_pool2d_backward if self.ndim == 2 else None
-            if pool_backward is not None:
-                return pool_backward(s, x, kernel, stride, padding, False, True, None)
-        return grad_input(x.shape, w, s, stride, padding, 1, x.shape[1])
+            return [s @ w for w in weights]
+        if self.kind == "pool":
+            kernel, stride, padding = self._pool_geometry_shape(shape)
+            if own and self.ndim == 2:
+                return [torch.ops.aten.avg_pool2d_backward(s, s.new_empty(shape), kernel, stride,
+                                                           padding, False, True, None)]
+            dilation, groups = (1,) * self.ndim, shape[1]
+        else:
+            stride, padding, dilation, groups = m.stride, m.padding, m.dilation, m.groups
+        if isinstance(padding, str):  # "same"/"valid": let autograd work out the padding
+            return [self._vjp_autograd(s, shape, w, stride, padding, dilation, groups)
+                    for w in weights]
+        n = len(weights)
+        # side by side along the input channels: within each group of the transposed
+        # convolution, the output channels of weight 1, then those of weight 2, ...
+        w = torch.cat(weights, dim=1) if n > 1 else weights[0]
+        kernel = w.shape[2:]
+        out_pad = tuple(size - ((o - 1) * st - 2 * p + d * (k - 1) + 1) for size, o, st, p, d, k
+                        in zip(shape[2:], s.shape[2:], stride, padding, dilation, kernel))
+        conv_t = F.conv_transpose2d if self.ndim == 2 else F.conv_transpose1d
+        out = conv_t(s, w, None, stride, padding, out_pad, groups, dilation)
+        if n == 1:
+            return [out]
+        # back from (group, weight, channel) to one tensor per weight
+        out = out.unflatten(1, (groups, n, -1))
+        return [out[:, :, k].flatten(1, 2) for k in range(n)]
+
+    def _vjp_autograd(self, s, shape, w, stride, padding, dilation, groups):
+        conv = F.conv2d if self.ndim == 2 else F.conv1d
+        with torch.enable_grad():
+            x = torch.zeros(shape, dtype=s.dtype, device=s.device, requires_grad=True)
+            (g,) = torch.autograd.grad(conv(x, w, None, stride, padding, dilation, groups), x, s)
+        return g
 
     def bias_view(self, b):
         """Bias shaped to broadcast against the layer's output."""

@@ -12,14 +12,94 @@ with ``d_k`` the rule's (stabilised) denominator and ``g_k`` a 0/1 mask
 vector-Jacobian product of the layer, so every rule works on every linear
 layer type. The relevance a layer keeps for itself (biases and stabilisers)
 is returned beside ``R_in`` so that conservation can be accounted for.
+
+Speed: :meth:`Rule.propagate` computes a rule from its terms, one
+convolution and one transposed convolution per term. The built-in rules
+override it with closed forms that give the same result with fewer of them:
+with ``x = x+ + x-`` and ``w = w+ + w-``, every sum of sign-split terms is a
+convolution of ``[x+, x-]`` side by side with the weights stacked, and every
+sum of transposed terms that share a scale one transposed convolution with
+the weights stacked (the scale, often the largest tensor of the pass, is
+read once); terms whose input is a constant (z^B's bounds, the ones of
+flat, w-square and pattern) are the same for every trial and are computed
+for one. So gamma costs two convolutions and two transposed ones (four and
+four from its terms), z-plus one and one, z^B one transposed convolution
+and the constant-input rules one. ``tests/test_lrp.py`` checks every closed
+form against the terms.
 """
 
 import torch
 
 
 def stabilize(z, epsilon):
-    """``z + epsilon * sign(z)``, with ``sign(0) = 1`` (never divides by 0)."""
-    return z + torch.where(z >= 0, epsilon, -epsilon)
+    """``z + epsilon * sign(z)``, never dividing by 0: ``sign(+0) = 1``, ``sign(-0) = -1``."""
+    return z + torch.copysign(z.new_tensor(epsilon), z)
+
+
+def _divide(R, den_raw, epsilon):
+    """``R / stabilize(den_raw, epsilon)``, without a temporary the size of ``R``."""
+    den = torch.copysign(den_raw.new_tensor(epsilon), den_raw).add_(den_raw)
+    return torch.div(R, den, out=den) if den.shape == R.shape else R / den
+
+
+def _dot(a, b):
+    """Per-trial ``sum(a * b)``; ``b`` may have a batch of 1 (the same for every trial).
+
+    Not a matrix product: torch's summation is pairwise, so the accounted
+    conservation stays at float32 round-off for sums over 10^5-10^6 terms.
+    """
+    return (a * b).sum(dim=tuple(range(1, a.dim())))
+
+
+def _bias_dot(op, s, b):
+    """Per-trial ``sum(s * b)`` for a bias ``b`` broadcast over the output."""
+    if b is None:
+        return 0.0
+    if s.dim() > 2:
+        s = s.sum(dim=tuple(range(2, s.dim())))
+    return s @ b
+
+
+def _without_bias(op, z):
+    """The layer's output without its own bias, ``op(x, w, 0)``."""
+    return z if op.module_bias is None else z - op.bias_view(op.module_bias)
+
+
+def _abs_weight(op, w):
+    """``|w|``; pooling's averaging weights are already non-negative."""
+    return w if op.kind == "pool" else w.abs()
+
+
+def _with_bias(op, z, b):
+    return z if b is None else z + op.bias_view(b)
+
+
+def _output_with(op, z, b):
+    """The layer's output with bias ``b`` (or none) in place of its own."""
+    return z if b is op.module_bias else _with_bias(op, _without_bias(op, z), b)
+
+
+def _side_by_side(parts, groups):
+    """Tensors joined along the channels, side by side within each of ``groups`` groups."""
+    if groups == 1:
+        return torch.cat(parts, dim=1)
+    return torch.cat([p.unflatten(1, (groups, -1)) for p in parts], dim=2).flatten(1, 2)
+
+
+def _split(op, x, first, second):
+    """``op(x+, first) + op(x-, second)``: one convolution of ``[x+, x-]`` side by side.
+
+    Computed as such, not as a difference of larger numbers (``op(x, w)``
+    and ``op(|x|, |w|)`` would give gamma's and alpha-beta's sums with one
+    convolution less): these denominators can be near 0 (alpha-beta's where
+    a sign has no contributions, gamma's when biases are ignored), and a
+    rounding error divided by epsilon is not relevance.
+    """
+    xp, xn = x.clamp(min=0), x.clamp(max=0)
+    if op.kind == "pool":  # depthwise: two cheap poolings
+        return op(xp, first, None) + op(xn, second, None)
+    groups = getattr(op.module, "groups", 1)
+    return op(_side_by_side([xp, xn], groups), torch.cat([first, second], dim=1), None)
 
 
 def _pos(t):
@@ -84,35 +164,58 @@ class Rule:
         w, b = op.params(x)
         if z is None:
             z = op(x, w, b)
-        if not self.bias:
-            b = None
-        dims = tuple(range(1, R.dim()))
-        R_in = None
-        kept = 0.0
-        terms = self.terms(x, w, b)
+        R_in, kept = self.propagate(op, x, R, z, w, b if self.bias else None)
+        return R_in, R.sum(dim=tuple(range(1, R.dim()))) - kept
+
+    def propagate(self, op, x, R, z, w, b):
+        """``R_in`` and what reaches the input, ``sum_k c_k sum_j s_kj (z_kj - b_kj)``.
+
+        Computed from :meth:`terms` and :meth:`scales`: the definition, and
+        the path a new rule takes. Built-in rules override it with a closed
+        form of the same sum (see the module's notes).
+
+        Parameters
+        ----------
+        op : LinearOp
+            The layer.
+        x : torch.Tensor
+            The layer's input, detached.
+        R : torch.Tensor
+            Relevance of the layer's output.
+        z : torch.Tensor
+            The layer's output (its own bias included).
+        w, b : torch.Tensor
+            The layer's weight and the bias the rule counts (None when the
+            layer has none or the rule ignores biases).
+
+        Returns
+        -------
+        R_in : torch.Tensor
+        kept : torch.Tensor, shape (batch,)
+            Computed from forward quantities (outputs of the terms), not from
+            ``R_in``, so that conservation accounted this way checks the
+            backward.
+        """
         z_terms = []
+        terms = self.terms(x, w, b)
         for x_k, w_k, b_k, _ in terms:
             if x_k is x and w_k is w and b_k is op.module_bias:
                 z_terms.append(z)  # the layer itself: reuse its forward output
             elif x_k is x and w_k is w:  # the layer's own map with another bias
-                z_k = z if op.module_bias is None else z - op.bias_view(op.module_bias)
+                z_k = _without_bias(op, z)
                 z_terms.append(z_k if b_k is None else z_k + op.bias_view(b_k))
             else:
                 z_k = op(x_k, w_k, None)
                 z_terms.append(z_k if b_k is None else z_k + op.bias_view(b_k))
         scales = self.scales(z_terms, z, R)
+        R_in, kept = None, 0.0
         for (x_k, w_k, b_k, c_k), z_k, s_k in zip(terms, z_terms, scales):
-            contrib = op.vjp(s_k, x, w_k, identity=w_k is w) * x_k
+            contrib = op.vjp(s_k, x.shape, w_k, own=w_k is w) * x_k
             if c_k != 1.0:
                 contrib = contrib * c_k
             R_in = contrib if R_in is None else R_in + contrib
-            # what reaches the input: sum_j s_j (z_j - b_j), from forward quantities
-            reach = (s_k * z_k).sum(dim=dims)
-            if b_k is not None:
-                reach = reach - (s_k.sum(dim=dims[1:]) * b_k).sum(dim=1) if s_k.dim() > 2 \
-                    else reach - (s_k * b_k).sum(dim=1)
-            kept = kept + c_k * reach
-        return R_in, R.sum(dim=dims) - kept
+            kept = kept + c_k * (_dot(s_k, z_k) - _bias_dot(op, s_k, b_k))
+        return R_in, kept
 
 
 class Epsilon(Rule):
@@ -136,6 +239,12 @@ class Epsilon(Rule):
 
     def scales(self, z_terms, z, R):
         return [R / stabilize(z_terms[0], self.epsilon if self.epsilon else 1e-12)]
+
+    def propagate(self, op, x, R, z, w, b):
+        zb = _output_with(op, z, b)
+        s = _divide(R, zb, self.epsilon if self.epsilon else 1e-12)
+        R_in = op.vjp(s, x.shape, w, own=True).mul_(x)
+        return R_in, _dot(s, zb) - _bias_dot(op, s, b)
 
 
 class Zero(Epsilon):
@@ -184,6 +293,19 @@ class Gamma(Rule):
         neg = R * (z < 0) / stabilize(z_terms[2] + z_terms[3], self.epsilon)
         return [pos, pos, neg, neg]
 
+    def propagate(self, op, x, R, z, w, b):
+        g = self.gamma
+        wp, wn = w + g * w.clamp(min=0), w + g * w.clamp(max=0)
+        z_pos, z_neg = _split(op, x, wp, wn), _split(op, x, wn, wp)
+        bp = None if b is None else b + g * b.clamp(min=0)
+        bn = None if b is None else b + g * b.clamp(max=0)
+        s_pos = _divide(R * (z > 0), _with_bias(op, z_pos, bp), self.epsilon)
+        s_neg = _divide(R * (z < 0), _with_bias(op, z_neg, bn), self.epsilon)
+        pp, pn = op.vjp_shared(s_pos, x.shape, [wp, wn])
+        np_, nn_ = op.vjp_shared(s_neg, x.shape, [wn, wp])
+        R_in = x.clamp(min=0) * (pp + np_) + x.clamp(max=0) * (pn + nn_)
+        return R_in, _dot(s_pos, z_pos) + _dot(s_neg, z_neg)
+
 
 class AlphaBeta(Rule):
     """LRP-alpha-beta (Bach et al. 2015), for signed inputs.
@@ -223,6 +345,22 @@ class AlphaBeta(Rule):
         neg = R / stabilize(z_terms[2] + z_terms[3], self.epsilon)
         return [pos, pos, neg, neg]
 
+    def propagate(self, op, x, R, z, w, b):
+        a, beta = self.alpha, self.beta
+        wp, wn = w.clamp(min=0), w.clamp(max=0)
+        xp, xn = x.clamp(min=0), x.clamp(max=0)
+        A = _split(op, x, wp, wn)  # positive contributions
+        u = _divide(R, _with_bias(op, A, _pos(b)), self.epsilon)
+        up, un = op.vjp_shared(a * u if a != 1 else u, x.shape, [wp, wn])
+        R_in, kept = xp * up + xn * un, a * _dot(u, A)
+        if beta != 0:
+            B = _split(op, x, wn, wp)  # negative contributions
+            v = _divide(R, _with_bias(op, B, _neg(b)), self.epsilon)
+            vn, vp = op.vjp_shared(beta * v, x.shape, [wn, wp])
+            R_in = R_in - (xp * vn + xn * vp)
+            kept = kept - beta * _dot(v, B)
+        return R_in, kept
+
 
 class ZPlus(AlphaBeta):
     """z-plus (Montavon et al. 2017): only positive contributions; alpha=1, beta=0."""
@@ -241,7 +379,30 @@ class ZPlus(AlphaBeta):
         return [s, s]
 
 
-class Flat(Rule):
+class _ConstantInputRule(Rule):
+    """A rule of one term whose input is all ones: ``R_i = sum_j v_ij / sum_i v_ij R_j``.
+
+    ``v = weight(w)``; its denominators are the same for every trial, so they
+    are computed for one.
+    """
+
+    def weight(self, w):
+        raise NotImplementedError
+
+    def terms(self, x, w, b):
+        return [(torch.ones_like(x), self.weight(w), None, 1.0)]
+
+    def scales(self, z_terms, z, R):
+        return [R / stabilize(z_terms[0], 1e-12)]
+
+    def propagate(self, op, x, R, z, w, b):
+        v = self.weight(w)
+        den = op(x.new_ones((1, *x.shape[1:])), v, None)
+        s = _divide(R, den, 1e-12)
+        return op.vjp(s, x.shape, v, own=v is w), _dot(s, den)
+
+
+class Flat(_ConstantInputRule):
     """Flat (Lapuschkin et al. 2019): inputs and weights taken as 1.
 
     Each output's relevance is spread evenly over the inputs it sees: where in
@@ -249,25 +410,19 @@ class Flat(Rule):
     (for EEG: which channel) is kept.
     """
 
-    def terms(self, x, w, b):
-        return [(torch.ones_like(x), torch.ones_like(w), None, 1.0)]
-
-    def scales(self, z_terms, z, R):
-        return [R / stabilize(z_terms[0], 1e-12)]
+    def weight(self, w):
+        return torch.ones_like(w)
 
 
-class WSquare(Rule):
+class WSquare(_ConstantInputRule):
     """w-square (Montavon et al. 2017): ``R_i = sum_j w_ij^2 / sum_i w_ij^2 R_j``.
 
     The deep-Taylor rule for unbounded (real-valued) input, such as z-scored
     EEG: relevance follows the squared weights, not the input's sign.
     """
 
-    def terms(self, x, w, b):
-        return [(torch.ones_like(x), w * w, None, 1.0)]
-
-    def scales(self, z_terms, z, R):
-        return [R / stabilize(z_terms[0], 1e-12)]
+    def weight(self, w):
+        return w * w
 
 
 class ZBox(Rule):
@@ -304,8 +459,21 @@ class ZBox(Rule):
         s = R / stabilize(z_terms[0] - z_terms[1] - z_terms[2], self.epsilon)
         return [s, s, s]
 
+    def propagate(self, op, x, R, z, w, b):
+        if self.low is None or self.high is None:
+            raise ValueError("ZBox needs low and high bounds of the input.")
+        low, high = float(self.low), float(self.high)
+        one = x.new_ones((1, *x.shape[1:]))  # the bounds' terms: the same for every trial
+        bounds = op(one * low, w.clamp(min=0), None) + op(one * high, w.clamp(max=0), None)
+        den = _output_with(op, z, b) - bounds
+        s = _divide(R, den, self.epsilon)
+        # x w's - low w+'s - high w-'s, with w's = w+'s + w-'s
+        vp, vn = op.vjp_shared(s, x.shape, [w.clamp(min=0), w.clamp(max=0)])
+        R_in = (x - low) * vp + (x - high) * vn
+        return R_in, _dot(s, den) - _bias_dot(op, s, b)
 
-class Pattern(Rule):
+
+class Pattern(_ConstantInputRule):
     """PatternAttribution (Kindermans et al. 2018) as a rule: relevance follows the signal.
 
     ``R_i = sum_j w_ij a_ij R_j`` with the pattern ``a_j = cov(x, y_j) /
@@ -343,7 +511,7 @@ class Pattern(Rule):
         return {"rule": "Pattern", "bias": False,
                 "pattern": "unbound" if self.pattern is None else "bound"}
 
-    def terms(self, x, w, b):
+    def weight(self, w):
         if self.pattern is None:
             raise ValueError("Pattern needs the layer's pattern; explain a fitted "
                              "EEGClassifier or bind patterns with Composite.with_patterns.")
@@ -351,7 +519,4 @@ class Pattern(Rule):
         if a.shape != w.shape:
             raise ValueError(f"Pattern of shape {tuple(a.shape)} does not fit a weight of shape "
                              f"{tuple(w.shape)}; was it measured on another model?")
-        return [(torch.ones_like(x), w * a, None, 1.0)]
-
-    def scales(self, z_terms, z, R):
-        return [R / stabilize(z_terms[0], 1e-12)]
+        return w * a
