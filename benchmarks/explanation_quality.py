@@ -15,7 +15,9 @@ train on it. No setting is chosen on these folds.
    simulator, 200 trials, 7-30 Hz, 100 Hz) and network (ShallowNet, EEGNet):
    AOPC (Samek et al. 2017), most relevant first, with the default
    (conditional) replacement, up to 50 % in 10 steps, per method and
-   granularity with 95 % intervals over trials.
+   granularity with 95 % intervals over trials. Guided backprop runs only
+   where every fold's network has a ReLU-family activation (EEGNet's ELUs;
+   ShallowNet has none, and there it would be the plain gradient).
 3. Ground truth (simulator): ROC-AUC of |relevance| against where the classes
    differ, the share of |relevance| inside (chance 0.09), and on correctly
    classified trials the share of the relevance inside that is positive.
@@ -42,19 +44,27 @@ from neurolrp.attribution import explain_out_of_fold
 from neurolrp.datasets import load_eegbci, simulate_erp, simulate_motor_imagery
 from neurolrp.evaluation import (REPLACEMENTS, localization, neutrality, perturbation,
                                  trial_consistency)
-from neurolrp.lrp import DEFAULT_COMPOSITE
+from neurolrp.lrp import DEFAULT_COMPOSITE, RELU_FAMILY
 
 NETWORKS = ("shallow", "eegnet")
 DEFAULT = f"lrp:{DEFAULT_COMPOSITE}"
 COMPOSITES = (DEFAULT_COMPOSITE, "epsilon-gamma-box", "epsilon", "epsilon-plus")
 OTHERS = ("gradient", "gradient*input", "integrated-gradients", "guided-backprop", "random")
 METHODS = tuple(dict.fromkeys(f"lrp:{c}" for c in COMPOSITES)) + OTHERS
+#: Methods that act on ReLU-family activations only (explain refuses them elsewhere).
+RELU_METHODS = ("deconvnet", "guided-backprop")
 GRANS = ("patch", "channel", "time")
 
 
 def _explain_all(cv, epochs, network, methods):
     rels = {}
+    relu = all(any(isinstance(layer, RELU_FAMILY) for layer in est.module_.modules())
+               for est in cv.estimators[network])
     for m in methods:
+        if m in RELU_METHODS and not relu:
+            print(f"({m} skipped for {network}: no ReLU-family activation, it would be the "
+                  "plain gradient)", flush=True)
+            continue
         method, comp = ("lrp", m.split(":", 1)[1]) if m.startswith("lrp:") else (m, None)
         rels[m] = explain_out_of_fold(cv, epochs, network, method=method, composite=comp)
     return rels

@@ -10,7 +10,9 @@ On a machine with a CUDA GPU:
    the CPU, and compares the two relevances (largest difference relative to
    the largest relevance, which must stay below 1e-4 with TF32 off; the
    difference with PyTorch's TF32 default is printed for information);
-3. explains with a raw ``torch.nn.Module`` already on the GPU;
+3. explains with a raw ``torch.nn.Module`` already on the GPU, and with
+   guided backprop through an EEGNet (ShallowNet has no ReLU-family
+   activation, which guided backprop needs);
 4. runs a short perturbation analysis with the GPU classifier;
 5. times end-to-end ``explain`` (ShallowNet, 64 channels x 640 samples,
    default composite) at ``--batch`` trials per pass, against one
@@ -22,6 +24,7 @@ status 1.
 """
 
 import argparse
+import copy
 import sys
 import tempfile
 import time
@@ -48,6 +51,7 @@ def correctness(device, failures):
     from neurolrp._device import module_device
     from neurolrp.datasets import simulate_motor_imagery
     from neurolrp.evaluation import perturbation
+    from neurolrp.models import make_model
 
     epochs, _ = simulate_motor_imagery(n_trials=80, verbose=False)
     epochs = epochs.copy().resample(80, verbose=False)
@@ -72,7 +76,7 @@ def correctness(device, failures):
     for tf32 in (False, True):
         torch.backends.cudnn.allow_tf32 = tf32
         torch.backends.cuda.matmul.allow_tf32 = tf32
-        for method in ("lrp", "gradient", "integrated-gradients", "guided-backprop"):
+        for method in ("lrp", "gradient", "integrated-gradients"):
             gpu = explain(clf, epochs[:32], method, verbose=False)
             cpu = explain(on_cpu, epochs[:32], method, verbose=False)
             diff = _relative_diff(gpu.values, cpu.values)
@@ -90,6 +94,12 @@ def correctness(device, failures):
     ref = explain(on_cpu.module_, X, verbose=False)
     _check(_relative_diff(raw.values, ref.values) <= TOLERANCE,
            "a raw torch module on the GPU explains like its CPU copy", failures)
+    torch.manual_seed(0)
+    eegnet = make_model("eegnet", X.shape[1], X.shape[2], 2, clf.sfreq_).eval()
+    guided = explain(copy.deepcopy(eegnet).to(device), X, "guided-backprop", verbose=False)
+    _check(_relative_diff(guided.values, explain(eegnet, X, "guided-backprop",
+                                                 verbose=False).values) <= TOLERANCE,
+           "guided backprop (EEGNet) on the GPU explains like on the CPU", failures)
     forced = explain(on_cpu, epochs[:8], device=device, verbose=False)
     _check(_relative_diff(forced.values, explain(on_cpu, epochs[:8], verbose=False).values)
            <= TOLERANCE and module_device(on_cpu.module_).type == "cpu",

@@ -10,7 +10,8 @@ from ._checks import (check_bool, check_int, epoch_ids, epochs_arrays, pick_eeg,
                       read_trials)
 from ._device import check_device, module_device
 from ._utils import progress
-from .lrp.composites import DEFAULT_COMPOSITE, get_composite
+from .lrp.activations import RELU_FAMILY
+from .lrp.composites import DEFAULT_COMPOSITE, GRADIENT_COMPOSITES, get_composite
 from .lrp.engine import Hooks
 from .lrp.layers import prepare_model
 from .lrp.patterns import compute_patterns
@@ -214,10 +215,14 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         (sensitivity analysis, Simonyan et al. 2014), ``"gradient*input"``,
         ``"integrated-gradients"`` (zero baseline = the training mean after
         scaling), ``"deconvnet"`` (Zeiler and Fergus 2014),
-        ``"guided-backprop"`` or ``"random"`` (a seeded baseline).
+        ``"guided-backprop"`` (Springenberg et al. 2015) or ``"random"`` (a
+        seeded baseline). Deconvnet and guided backprop change the backward
+        pass at ReLU-family activations (``nn.ReLU``, ``nn.ELU``,
+        ``nn.LeakyReLU``) only; a network with none (ShallowNet) is refused.
     composite : str | Composite | None
         LRP rules per layer; a name from ``neurolrp.lrp.COMPOSITES`` or a
-        :class:`~neurolrp.lrp.Composite`. Default:
+        :class:`~neurolrp.lrp.Composite` with LRP rules (deconvnet and guided
+        backprop are methods, not LRP composites). Default:
         ``neurolrp.lrp.DEFAULT_COMPOSITE`` (``"epsilon-gamma-box"``; why, in
         :mod:`neurolrp.lrp.composites`).
     target : "predicted" | "true" | str | int | tuple
@@ -292,7 +297,9 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         not fit the model (channel names or order, sampling rate, shape),
         labels that are no class of the model, NaN/inf or values beyond
         float32's range, ``batch_size`` or ``n_steps`` below 1, a device
-        that is not here (``"cuda"`` without a GPU).
+        that is not here (``"cuda"`` without a GPU); for ``"deconvnet"`` and
+        ``"guided-backprop"``, a network without a ReLU-family activation
+        (the result would be the plain gradient: use ``"gradient"``).
     TypeError
         A model that is neither an EEGClassifier nor a torch module, or an
         argument of the wrong type.
@@ -307,6 +314,7 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
     method_obj = REGISTRY[method](composite=composite, ignore_bias=ignore_bias,
                                   n_steps=n_steps, seed=seed)  # raises now for bad options
     module, scale, classes, model_sfreq, raw_classes = _resolve_model(model)
+    method_obj.check_model(module)  # raises before any work
     device = module_device(module) if device is None else check_device(device)
     X, y_true, ch_names, ch_pos, times, sfreq = _resolve_data(data, y, model)
     # trials keep the epochs' own numbers (picking channels keeps them); arrays count from 0
@@ -436,6 +444,9 @@ class Method:
         self.ignore_bias = check_bool(ignore_bias, "ignore_bias")
         self.composite = composite
 
+    def check_model(self, module):
+        """Raise if the method cannot explain the network ``module`` (before any work)."""
+
     def bind(self, *, model, module, net, linear_names, X, scale):
         """Prepare for one call, once the model and the data are known and checked."""
         self.net, self.linear_names = net, linear_names
@@ -462,8 +473,13 @@ class LRP(Method):
 
     def __init__(self, **options):
         super().__init__(**options)
-        get_composite(self.composite if self.composite is not None
-                      else DEFAULT_COMPOSITE)  # raises now
+        comp = get_composite(self.composite if self.composite is not None
+                             else DEFAULT_COMPOSITE)  # raises now
+        if not comp.is_lrp:
+            raise ValueError(f"Composite {comp.name!r} has no LRP rules (its linear layers would "
+                             "keep their gradient); LRP needs one for every linear layer. For "
+                             "deconvnet or guided backprop use method='deconvnet' or "
+                             "'guided-backprop'.")
 
     def bind(self, *, model, module, net, linear_names, X, scale):
         super().bind(model=model, module=module, net=net, linear_names=linear_names, X=X,
@@ -491,7 +507,7 @@ class LRP(Method):
         self.accounted = np.zeros(len(X), dtype=np.float64)
 
     def relevance(self, net, x, select, sl):
-        with Hooks(net, self.linear_names, self.comp, mode="lrp") as hooks:
+        with Hooks(net, self.linear_names, self.comp) as hooks:
             logit = net(x)
             e = select(logit)
             (R,) = torch.autograd.grad(logit, x, grad_outputs=logit.detach() * e)
@@ -513,14 +529,29 @@ class LRP(Method):
         return conservation
 
 
-class _ModifiedReLU(Method):
-    """Deconvnet and guided backprop: the gradient with another backward through ReLUs."""
+class _ModifiedGradient(Method):
+    """The gradient with another backward through the ReLU-family activations.
+
+    The method's composite (from ``GRADIENT_COMPOSITES``, under the method's
+    name) puts an activation rule on ``nn.ReLU``, ``nn.ELU`` and
+    ``nn.LeakyReLU``; every other layer keeps its gradient.
+    """
 
     needs_engine = True
-    mode = None
+
+    def check_model(self, module):
+        if not any(isinstance(m, RELU_FAMILY) for m in module.modules()):
+            raise ValueError(
+                f"{type(module).__name__} has no ReLU-family activation (nn.ReLU, nn.ELU, "
+                f"nn.LeakyReLU), so {self.name} would be the plain gradient. Use "
+                "method='gradient' (or a network with such activations, e.g. EEGNet).")
+
+    def bind(self, **kwargs):
+        super().bind(**kwargs)
+        self.comp = GRADIENT_COMPOSITES[self.name]()
 
     def relevance(self, net, x, select, sl):
-        with Hooks(net, self.linear_names, mode=self.mode):
+        with Hooks(net, self.linear_names, self.comp):
             logit = net(x)
             e = select(logit)
             (R,) = torch.autograd.grad(logit, x, grad_outputs=e)
@@ -570,19 +601,31 @@ class IntegratedGradients(Method):
 
 
 @register
-class Deconvnet(_ModifiedReLU):
-    """Deconvnet (Zeiler and Fergus 2014): ReLUs rectify the backward signal."""
+class Deconvnet(_ModifiedGradient):
+    """Deconvnet (Zeiler and Fergus 2014): ReLU-family activations rectify the backward signal.
+
+    At every ``nn.ReLU``, ``nn.ELU`` and ``nn.LeakyReLU`` the backward passes
+    ``max(g, 0)`` whatever the layer's input was (on an ELU as on a ReLU; see
+    :class:`~neurolrp.lrp.activations.Rectify`); every other layer keeps its
+    gradient.
+    """
 
     name = "deconvnet"
-    mode = "deconvnet"
 
 
 @register
-class GuidedBackprop(_ModifiedReLU):
-    """Guided backprop (Springenberg et al. 2015): rectified, and only where the input was on."""
+class GuidedBackprop(_ModifiedGradient):
+    """Guided backprop (Springenberg et al. 2015): the gradient, with only positive signals
+    passed back through the ReLU-family activations.
+
+    At every ``nn.ReLU``, ``nn.ELU`` and ``nn.LeakyReLU`` the backward passes
+    ``max(g, 0) * f'(x)`` (see :class:`~neurolrp.lrp.activations.Guided`):
+    for a ReLU, only where its input was positive; for an ELU, ``f'(x) =
+    alpha * exp(x)`` where its input was negative, so a damped positive
+    signal still crosses there. Every other layer keeps its gradient.
+    """
 
     name = "guided-backprop"
-    mode = "guided"
 
 
 @register

@@ -524,6 +524,14 @@ CASES = [
      (TypeError, "model must be a fitted")),
     ("explain-method-unknown", lambda c: explain(c.clf, c.X, method="shap"),
      (ValueError, "method must be one of")),
+    ("explain-deconvnet-no-relu", lambda c: explain(
+        neurolrp.models.ShallowNet(4, 64, 2, SFREQ), c.X, method="deconvnet"),
+     (ValueError, "ShallowNet has no ReLU-family activation")),
+    ("explain-guided-no-relu-before-work", lambda c: explain(  # data of the wrong shape too
+        neurolrp.models.ShallowNet(4, 64, 2, SFREQ), c.X[:, :3], method="guided-backprop"),
+     (ValueError, "would be the plain gradient. Use method='gradient'")),
+    ("explain-lrp-guided-composite", lambda c: explain(c.clf, c.ep, composite="guided-backprop"),
+     (ValueError, "not an LRP composite")),
     ("explain-relu-subclass", lambda c: explain(_net(nn.Linear(256, 8), MyReLU(),
                                                      nn.Linear(8, 2)), c.X),
      (neurolrp.lrp.UnsupportedModelError, "'2' (MyReLU) override")),

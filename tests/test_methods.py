@@ -59,6 +59,37 @@ def test_options_are_checked_before_any_work():
         explain(_net(), _X(), ignore_bias="yes")
 
 
+def test_modified_gradients_are_composites_but_not_lrp_ones():
+    from neurolrp.lrp import GRADIENT_COMPOSITES, Guided, Pass, Rectify
+
+    assert not set(GRADIENT_COMPOSITES) & set(neurolrp.lrp.COMPOSITES)
+    for name, rule in (("deconvnet", Rectify), ("guided-backprop", Guided)):
+        comp = GRADIENT_COMPOSITES[name]()
+        assert not comp.is_lrp
+        assert isinstance(comp.activation_for(nn.ELU()), rule)
+        assert comp.activation_for(nn.Dropout()) is None  # keeps its gradient
+        with pytest.raises(ValueError, match="not an LRP composite"):
+            explain(_net(), _X(), composite=name)
+        with pytest.raises(ValueError, match="no LRP rules"):
+            explain(_net(), _X(), composite=comp)
+    lrp = get_composite("epsilon")
+    assert lrp.is_lrp and isinstance(lrp.activation_for(nn.ReLU()), Pass)
+    assert isinstance(lrp.with_patterns({}, []).activation_for(nn.ReLU()), Pass)
+    with pytest.raises(TypeError, match="must be an ActivationRule"):
+        Composite({nn.Linear: Epsilon()}, activations={nn.ReLU: Epsilon()})
+
+
+def test_an_lrp_composite_can_take_other_activation_rules():
+    from neurolrp.lrp import Rectify
+
+    net, X = _net(), _X()
+    # Rectify on the ReLU, Pass left off: LRP-epsilon with deconvnet's ReLU
+    comp = Composite({nn.Linear: Epsilon()}, activations={nn.ReLU: Rectify()})
+    a = explain(net, X, composite=comp, target=0, verbose=False)
+    b = explain(net, X, composite=Composite({nn.Linear: Epsilon()}), target=0, verbose=False)
+    assert not np.allclose(a.values, b.values)
+
+
 def test_composite_returns_changed_copies():
     comp = get_composite("epsilon-gamma-box")
     assert comp.needs_input_bounds()

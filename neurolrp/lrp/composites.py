@@ -31,6 +31,15 @@ much evidence as a positive one.
 
 It costs about 3.5-5 plain gradient passes (four terms per convolution); the
 one-term composites ``"epsilon"`` and ``"zero"`` cost 1.1-2.2.
+
+A composite also attaches activation rules (:mod:`neurolrp.lrp.activations`)
+to element-wise layers: LRP composites give them all
+:class:`~neurolrp.lrp.activations.Pass`. Deconvnet and guided backprop are
+composites too (``GRADIENT_COMPOSITES``): no LRP rules, so linear layers keep
+their gradient, and :class:`~neurolrp.lrp.activations.Rectify` or
+:class:`~neurolrp.lrp.activations.Guided` on the ReLU-family activations.
+They are not LRP composites: ``get_composite`` and
+``explain(method="lrp", composite=...)`` refuse them.
 """
 
 import copy
@@ -38,6 +47,8 @@ import json
 
 from torch import nn
 
+from .activations import RELU_FAMILY, ActivationRule, Guided, Pass, Rectify
+from .layers import ELEMENTWISE_TYPES
 from .rules import AlphaBeta, Epsilon, Flat, Gamma, Pattern, Rule, WSquare, Zero, ZBox, ZPlus
 
 CONV = (nn.Conv1d, nn.Conv2d)
@@ -46,7 +57,8 @@ POOL = (nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
 
 
 class Composite:
-    """A mapping from layer to LRP rule.
+    """A mapping from layer to rule: LRP rules for linear layers, activation rules
+    for element-wise ones.
 
     Parameters
     ----------
@@ -70,13 +82,26 @@ class Composite:
     by_name : dict | None
         Layer name -> rule, overriding everything else (used to bind rules
         that need a layer's own statistics, see :meth:`with_patterns`).
+    activations : dict | None
+        Element-wise layer type (or tuple of types) ->
+        :class:`~neurolrp.lrp.activations.ActivationRule`; the first matching
+        entry wins. An element-wise layer with no entry keeps its gradient.
+        ``None`` (default): :class:`~neurolrp.lrp.activations.Pass` for every
+        element-wise layer, as LRP needs.
 
     Notes
     -----
-    A layer's rule is, in this order: its entry in ``by_name``; ``spatial``
-    for a spatial filter (also when it is the first layer, as in
+    A linear layer's rule is, in this order: its entry in ``by_name``;
+    ``spatial`` for a spatial filter (also when it is the first layer, as in
     :class:`~neurolrp.models.SturmDNN`); ``first`` or ``last`` for the first
     or last layer with weights; the first matching entry of ``layer_map``.
+
+    A composite with LRP rules (:attr:`is_lrp`) must have one for every
+    linear layer (a layer left with its gradient would mix gradient and
+    relevance); one with none (empty ``layer_map`` and no ``first``,
+    ``last``, ``spatial``, ``by_name``) is a modified gradient: its linear
+    layers keep their gradient and only the activation rules act, as in
+    deconvnet and guided backprop (``GRADIENT_COMPOSITES``).
 
     Examples
     --------
@@ -87,22 +112,42 @@ class Composite:
     """
 
     def __init__(self, layer_map, first=None, last=None, name="custom", by_name=None,
-                 spatial=None):
+                 spatial=None, activations=None):
         for key, rule in {**layer_map, **(by_name or {})}.items():
             if not isinstance(rule, Rule):
                 raise TypeError(f"layer_map[{key}] must be a Rule, got {type(rule).__name__}.")
         for key, rule in (("first", first), ("last", last), ("spatial", spatial)):
             if rule is not None and not isinstance(rule, Rule):
                 raise TypeError(f"{key} must be a Rule or None, got {type(rule).__name__}.")
+        if activations is None:
+            activations = {ELEMENTWISE_TYPES: Pass()}
+        for key, rule in activations.items():
+            if not isinstance(rule, ActivationRule):
+                raise TypeError(f"activations[{key}] must be an ActivationRule, got "
+                                f"{type(rule).__name__}.")
         self.layer_map = dict(layer_map)
         self.first = first
         self.last = last
         self.name = name
         self.by_name = dict(by_name or {})
         self.spatial = spatial
+        self.activations = dict(activations)
+
+    @property
+    def is_lrp(self):
+        """Whether the composite has LRP rules (else linear layers keep their gradient)."""
+        return bool(self.layer_map or self.by_name or self.first is not None
+                    or self.last is not None or self.spatial is not None)
+
+    def activation_for(self, module):
+        """The activation rule of the element-wise layer ``module``, or None (its gradient)."""
+        for types, rule in self.activations.items():
+            if isinstance(module, types):
+                return rule
+        return None
 
     def rules(self):
-        """Every rule object of the composite."""
+        """Every LRP rule object of the composite (activation rules are not among them)."""
         return [r for r in (self.first, self.last, self.spatial, *self.layer_map.values(),
                             *self.by_name.values()) if r is not None]
 
@@ -222,7 +267,8 @@ class Composite:
                     raise ValueError(f"No pattern for layer {name!r} ({type(m).__name__}); "
                                      "the Pattern rule needs a layer with weights.")
                 by_name[name] = Pattern(patterns[name])
-        return Composite(self.layer_map, self.first, self.last, self.name, by_name, self.spatial)
+        return Composite(self.layer_map, self.first, self.last, self.name, by_name, self.spatial,
+                         self.activations)
 
     def __repr__(self):
         return f"Composite({self.name!r})"
@@ -260,11 +306,22 @@ COMPOSITES = {
 
 DEFAULT_COMPOSITE = "epsilon-pattern-box"
 
+#: Builders of the modified-gradient composites (not LRP): no LRP rules, so
+#: linear layers keep their gradient; an activation rule on the ReLU family.
+GRADIENT_COMPOSITES = {
+    "deconvnet": lambda: Composite({}, name="deconvnet", activations={RELU_FAMILY: Rectify()}),
+    "guided-backprop": lambda: Composite({}, name="guided-backprop",
+                                         activations={RELU_FAMILY: Guided()}),
+}
+
 
 def get_composite(composite):
-    """A :class:`Composite` from a name in ``COMPOSITES`` or a Composite."""
+    """A :class:`Composite` from a name in ``COMPOSITES`` (the LRP composites) or a Composite."""
     if isinstance(composite, Composite):
         return composite
+    if isinstance(composite, str) and composite in GRADIENT_COMPOSITES:
+        raise ValueError(f"{composite!r} is not an LRP composite but a method of its own: use "
+                         f"explain(..., method={composite!r}).")
     if composite not in COMPOSITES:
         raise ValueError(f"composite must be a Composite or one of {sorted(COMPOSITES)}, got "
                          f"{composite!r}.")

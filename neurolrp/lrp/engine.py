@@ -1,11 +1,18 @@
 """The propagation engine: one modified backward pass through a prepared model.
 
-Each linear layer's output is wrapped, in a forward hook, in an autograd
-function whose backward applies the layer's rule; element-wise functions get
-an identity backward (relevance passes unchanged); reshapes and max pooling
-keep their gradient (which routes relevance). What arrives at the input is
-the relevance itself. Other propagation methods (guided backprop, deconvnet)
-use the same hooks with other backward functions.
+A composite (:class:`~neurolrp.lrp.Composite`) says what each layer's backward
+does, and :class:`Hooks` installs it: a forward hook wraps the layer's output
+in an autograd function whose backward applies the layer's rule. Linear
+layers get their LRP rule (:mod:`neurolrp.lrp.rules`); element-wise layers
+get their activation rule (:mod:`neurolrp.lrp.activations`); every other
+layer, and a layer the composite gives no rule, keeps its gradient
+(reshapes and max pooling route relevance that way).
+
+LRP composites give every linear layer a rule and every element-wise layer
+``Pass`` (relevance crosses unchanged), so what arrives at the input is the
+relevance itself. Deconvnet and guided backprop are composites with no LRP
+rules (linear layers keep their gradient) and ``Rectify`` or ``Guided`` on
+the ReLU-family activations: the same hooks, other rules.
 """
 
 import torch
@@ -30,37 +37,23 @@ class _RuleFunction(torch.autograd.Function):
         return R_in, None, None, None, None
 
 
-class _PassFunction(torch.autograd.Function):
-    """Forward: the element-wise output. Backward: relevance unchanged."""
+class _ActivationFunction(torch.autograd.Function):
+    """Forward: the element-wise output. Backward: the activation rule's signal."""
 
     @staticmethod
-    def forward(ctx, x, out):
+    def forward(ctx, x, out, module, rule):
+        ctx.save_for_backward(x, out)
+        ctx.module, ctx.rule = module, rule
         return out.view_as(out)
 
     @staticmethod
-    def backward(ctx, R):
-        return R, None
-
-
-class _ModifiedReLU(torch.autograd.Function):
-    """ReLU whose backward follows deconvnet or guided backprop."""
-
-    @staticmethod
-    def forward(ctx, x, out, mode):
-        ctx.save_for_backward(x)
-        ctx.mode = mode
-        return out.clone()
-
-    @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        if ctx.mode == "deconvnet":  # Zeiler and Fergus 2014: rectify the signal
-            return g.clamp(min=0), None, None
-        return g.clamp(min=0) * (x > 0), None, None  # guided backprop
+        x, out = ctx.saved_tensors
+        return ctx.rule(ctx.module, x, out, g), None, None, None
 
 
 class Hooks:
-    """Forward hooks that install a method's backward on every layer.
+    """Forward hooks that install a composite's rules on every layer.
 
     Parameters
     ----------
@@ -68,30 +61,38 @@ class Hooks:
         A model from :func:`~neurolrp.lrp.layers.prepare_model`.
     linear_names : list of str
         Its linear layers, input to output.
-    composite : Composite | None
-        For ``mode="lrp"``: the rules.
-    mode : "lrp" | "deconvnet" | "guided"
-        What the backward does.
+    composite : Composite
+        The rules: LRP rules for the linear layers (if it has any, see
+        :attr:`Composite.is_lrp <neurolrp.lrp.Composite.is_lrp>`; else they
+        keep their gradient) and activation rules for the element-wise
+        layers (one without a rule keeps its gradient).
+
+    Attributes
+    ----------
+    absorbed : list of torch.Tensor
+        Per linear layer, the relevance its rule kept (bias, stabilisers),
+        filled during the backward pass.
     """
 
-    def __init__(self, model, linear_names, composite=None, mode="lrp"):
+    def __init__(self, model, linear_names, composite):
         self.handles = []
         self.absorbed = []
-        if mode == "lrp":
+        if composite.is_lrp:
             rules = composite.assign([(n, model.get_submodule(n)) for n in linear_names])
             n_weighted = len(weighted_layers(model, linear_names))
         for name, m in model.named_modules():
             if list(m.children()):
                 continue
-            if mode == "lrp" and isinstance(m, LINEAR_TYPES):
+            if composite.is_lrp and isinstance(m, LINEAR_TYPES):
                 # a layer the forward never reaches gets its type's rule
                 rule = rules[name] if name in rules else composite.rule_for(
                     m, None, n_weighted, name)
-                self.handles.append(m.register_forward_hook(self._rule_hook(LinearOp(m), rule)))
-            elif mode == "lrp" and isinstance(m, ELEMENTWISE_TYPES):
-                self.handles.append(m.register_forward_hook(_pass_hook))
-            elif mode in ("deconvnet", "guided") and isinstance(m, torch.nn.ReLU):
-                self.handles.append(m.register_forward_hook(_relu_hook(mode)))
+                hook = self._rule_hook(LinearOp(m), rule)
+            elif isinstance(m, ELEMENTWISE_TYPES) and composite.activation_for(m) is not None:
+                hook = _activation_hook(composite.activation_for(m))
+            else:
+                continue  # its gradient: reshapes, max pooling, layers without a rule
+            self.handles.append(m.register_forward_hook(hook))
 
     def _rule_hook(self, op, rule):
         def hook(module, inputs, output):
@@ -119,11 +120,7 @@ def weighted_layers(model, linear_names):
     return [n for n in linear_names if hasattr(model.get_submodule(n), "weight")]
 
 
-def _pass_hook(module, inputs, output):
-    return _PassFunction.apply(inputs[0], output)
-
-
-def _relu_hook(mode):
+def _activation_hook(rule):
     def hook(module, inputs, output):
-        return _ModifiedReLU.apply(inputs[0], output, mode)
+        return _ActivationFunction.apply(inputs[0], output, module, rule)
     return hook
