@@ -133,6 +133,21 @@ def throughput(device, n_trials, batch):
         label = "lrp (" + rel.attrs.get("composite", "") + ")" if method == "lrp" else method
         print(f"{label:32s} {n_trials / dt:8.0f} trials/s  ({dt:.2f} s end to end)  "
               f"peak GPU memory {peak:.2f} GiB")
+    # batch_size=None: the batch measured from the free memory (half of it at most)
+    from neurolrp._device import auto_batch_size
+
+    chosen = auto_batch_size(device, n_trials, lambda k: explain(
+        net, X[:k], batch_size=k, verbose=False))
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    free = torch.cuda.mem_get_info(device)[0]
+    t0 = time.perf_counter()
+    explain(net, X, verbose=False)
+    torch.cuda.synchronize(device)
+    dt = time.perf_counter() - t0
+    peak = torch.cuda.max_memory_allocated(device) / 2**30
+    print(f"{'lrp, batch_size=None':32s} {n_trials / dt:8.0f} trials/s  (batch {chosen} of "
+          f"{free / 2**30:.1f} GiB free; peak GPU memory {peak:.2f} GiB)")
 
 
 def main():

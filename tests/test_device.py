@@ -153,3 +153,45 @@ def test_load_with_cuda_param_falls_back_to_cpu(toy_fitted, tmp_path, monkeypatc
     assert EEGClassifier.load(fname, device="cpu").device == "cpu"
     with pytest.raises(ValueError, match="torch sees none"):
         EEGClassifier.load(fname, device="cuda")
+
+
+def test_batch_size_from_memory():
+    from neurolrp._device import batch_size_from_memory
+
+    assert batch_size_from_memory(10_000, 1_000, 100) == 5  # half of the free memory
+    assert batch_size_from_memory(10_000, 1_000, 3) == 3  # never more than the trials
+    assert batch_size_from_memory(100, 1_000, 50) == 1  # at least one trial
+    assert batch_size_from_memory(100, 0, 50) == 50
+
+
+def test_auto_batch_size_measures_a_gpu_pass(monkeypatch):
+    """On CUDA the batch follows the measured peak memory of a probe pass and the
+    memory free now (torch.cuda's counters faked: this machine has no GPU)."""
+    from neurolrp._device import CPU_BATCH_SIZE, PROBE_TRIALS, auto_batch_size
+
+    state = {"peak": 0}
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 500)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats",
+                        lambda device=None: state.update(peak=500))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: state["peak"])
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (40_000, 80_000))
+    probed = []
+
+    def run_pass(k):
+        probed.append(k)
+        state["peak"] = 500 + 1_000 * k  # 1,000 bytes per trial
+
+    assert auto_batch_size(torch.device("cuda"), 1000, run_pass) == 20
+    assert probed == [PROBE_TRIALS]
+    assert auto_batch_size(torch.device("cpu"), 1000, run_pass) == CPU_BATCH_SIZE
+    assert auto_batch_size(torch.device("cpu"), 5, run_pass) == 5
+    assert probed == [PROBE_TRIALS]  # no probe on the CPU
+
+
+@pytest.mark.parametrize("method", ["lrp", "random"])
+def test_results_do_not_depend_on_the_batch_size(toy_fitted, method):
+    clf, X, y = toy_fitted
+    auto = explain(clf, X, method=method, verbose=False)
+    small = explain(clf, X, method=method, batch_size=3, verbose=False)
+    np.testing.assert_allclose(auto.values, small.values, rtol=1e-5, atol=1e-7)
