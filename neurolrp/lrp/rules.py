@@ -86,20 +86,24 @@ def _side_by_side(parts, groups):
     return torch.cat([p.unflatten(1, (groups, -1)) for p in parts], dim=2).flatten(1, 2)
 
 
-def _split(op, x, first, second):
-    """``op(x+, first) + op(x-, second)``: one convolution of ``[x+, x-]`` side by side.
+def _split(op, xp, xn, first, second):
+    """``op(x+, first) + op(x-, second)``, each sign's contributions summed as such.
 
-    Computed as such, not as a difference of larger numbers (``op(x, w)``
-    and ``op(|x|, |w|)`` would give gamma's and alpha-beta's sums with one
-    convolution less): these denominators can be near 0 (alpha-beta's where
-    a sign has no contributions, gamma's when biases are ignored), and a
-    rounding error divided by epsilon is not relevance.
+    Not as a difference of larger numbers (``op(x, w)`` and ``op(|x|, |w|)``
+    would give these sums with fewer convolutions): alpha-beta's
+    denominators are 0 where a sign has no contributions, and gamma's can be
+    near 0 when biases are ignored; a rounding error divided by epsilon is
+    not relevance. One convolution of ``[x+, x-]`` side by side where the
+    layer reads one channel per group (then twice the channels cost about
+    the same), else two (measured: the copy of a many-channel input costs
+    more than the second call).
     """
-    xp, xn = x.clamp(min=0), x.clamp(max=0)
     if op.kind == "pool":  # depthwise: two cheap poolings
-        return op(xp, first, None) + op(xn, second, None)
+        return op(xp, first, None).add_(op(xn, second, None))
     groups = getattr(op.module, "groups", 1)
-    return op(_side_by_side([xp, xn], groups), torch.cat([first, second], dim=1), None)
+    if xp.shape[1] == groups:
+        return op(_side_by_side([xp, xn], groups), torch.cat([first, second], dim=1), None)
+    return op(xp, first, None).add_(op(xn, second, None))
 
 
 def _pos(t):
@@ -295,16 +299,42 @@ class Gamma(Rule):
 
     def propagate(self, op, x, R, z, w, b):
         g = self.gamma
+        if b is op.module_bias:
+            return self._propagate_counting_bias(op, x, R, z, w, b)
+        xp, xn = x.clamp(min=0), x.clamp(max=0)
         wp, wn = w + g * w.clamp(min=0), w + g * w.clamp(max=0)
-        z_pos, z_neg = _split(op, x, wp, wn), _split(op, x, wn, wp)
-        bp = None if b is None else b + g * b.clamp(min=0)
-        bn = None if b is None else b + g * b.clamp(max=0)
-        s_pos = _divide(R * (z > 0), _with_bias(op, z_pos, bp), self.epsilon)
-        s_neg = _divide(R * (z < 0), _with_bias(op, z_neg, bn), self.epsilon)
+        z_pos, z_neg = _split(op, xp, xn, wp, wn), _split(op, xp, xn, wn, wp)
+        s_pos = _divide(R * (z > 0), _with_bias(op, z_pos, _gamma_bias(b, g, 1)), self.epsilon)
+        s_neg = _divide(R * (z < 0), _with_bias(op, z_neg, _gamma_bias(b, g, -1)), self.epsilon)
         pp, pn = op.vjp_shared(s_pos, x.shape, [wp, wn])
         np_, nn_ = op.vjp_shared(s_neg, x.shape, [wn, wp])
-        R_in = x.clamp(min=0) * (pp + np_) + x.clamp(max=0) * (pn + nn_)
+        R_in = pp.add_(np_).mul_(xp).add_(pn.add_(nn_).mul_(xn))
         return R_in, _dot(s_pos, z_pos) + _dot(s_neg, z_neg)
+
+    def _propagate_counting_bias(self, op, x, R, z, w, b):
+        """With the layer's own bias (or none) the denominators are at least ``|z|``
+        (gamma adds contributions of the output's sign), so sums of both signs may
+        come from ``op(x, w)`` and one convolution of ``op(|x|, |w|)``."""
+        g = self.gamma
+        z0 = _without_bias(op, z)
+        agree = (z0 + op(x.abs(), _abs_weight(op, w), None)).mul_(0.5)  # x+ w+ + x- w-
+        z_pos = z0 + g * agree
+        z_neg = (z0 - agree).mul_(g).add_(z0)  # z0 + g (x+ w- + x- w+)
+        s_pos = _divide(R * (z > 0), _with_bias(op, z_pos, _gamma_bias(b, g, 1)), self.epsilon)
+        s_neg = _divide(R * (z < 0), _with_bias(op, z_neg, _gamma_bias(b, g, -1)), self.epsilon)
+        # x+ (wp's+ + wn's-) + x- (wn's+ + wp's-), wp/wn = w + g w+/-, with
+        # w+/- = (w +/- |w|) / 2 and x+/- = (x +/- |x|) / 2
+        wa = _abs_weight(op, w)
+        v_sum = op.vjp(s_pos + s_neg, x.shape, w, own=True)
+        v_diff = op.vjp(s_pos - s_neg, x.shape, wa, own=wa is w)
+        R_in = v_sum.mul_(x).mul_(1 + g / 2).add_(v_diff.mul_(x.abs()).mul_(g / 2))
+        return R_in, _dot(s_pos, z_pos) + _dot(s_neg, z_neg)
+
+
+def _gamma_bias(b, g, sign):
+    if b is None:
+        return None
+    return b + g * (b.clamp(min=0) if sign > 0 else b.clamp(max=0))
 
 
 class AlphaBeta(Rule):
@@ -349,15 +379,15 @@ class AlphaBeta(Rule):
         a, beta = self.alpha, self.beta
         wp, wn = w.clamp(min=0), w.clamp(max=0)
         xp, xn = x.clamp(min=0), x.clamp(max=0)
-        A = _split(op, x, wp, wn)  # positive contributions
+        A = _split(op, xp, xn, wp, wn)  # positive contributions
         u = _divide(R, _with_bias(op, A, _pos(b)), self.epsilon)
         up, un = op.vjp_shared(a * u if a != 1 else u, x.shape, [wp, wn])
-        R_in, kept = xp * up + xn * un, a * _dot(u, A)
+        R_in, kept = up.mul_(xp).add_(un.mul_(xn)), a * _dot(u, A)
         if beta != 0:
-            B = _split(op, x, wn, wp)  # negative contributions
+            B = _split(op, xp, xn, wn, wp)  # negative contributions
             v = _divide(R, _with_bias(op, B, _neg(b)), self.epsilon)
             vn, vp = op.vjp_shared(beta * v, x.shape, [wn, wp])
-            R_in = R_in - (xp * vn + xn * vp)
+            R_in.sub_(vn.mul_(xp).add_(vp.mul_(xn)))
             kept = kept - beta * _dot(v, B)
         return R_in, kept
 
@@ -469,7 +499,7 @@ class ZBox(Rule):
         s = _divide(R, den, self.epsilon)
         # x w's - low w+'s - high w-'s, with w's = w+'s + w-'s
         vp, vn = op.vjp_shared(s, x.shape, [w.clamp(min=0), w.clamp(max=0)])
-        R_in = (x - low) * vp + (x - high) * vn
+        R_in = vp.mul_(x - low).add_(vn.mul_(x - high))
         return R_in, _dot(s, den) - _bias_dot(op, s, b)
 
 
