@@ -507,7 +507,10 @@ class LRP(Method):
             patterns = getattr(model, "patterns_", None)
             self.patterns_from = "training data"
             if patterns is None:  # a plain network: the patterns of the explained data
-                patterns = compute_patterns(module, scale(X) if scale is not None else X)
+                needed = [n for n, r in comp.assign(layers).items()
+                          if isinstance(r, Pattern) and r.pattern is None]
+                patterns = compute_patterns(module, scale(X) if scale is not None else X,
+                                            layers=needed)
                 self.patterns_from = "explained data"
             comp = comp.with_patterns(patterns, layers)
         self.comp = comp

@@ -38,6 +38,29 @@ def test_patterns_equal_the_covariance_formula():
     assert is_spatial_filter(conv[1]) and not is_spatial_filter(conv[3])
 
 
+def test_patterns_of_a_grouped_convolution_and_of_chosen_layers():
+    """Grouped, offset input (the mean term matters): each output's patches are its
+    group's channels; ``layers=`` computes just those layers, the same values."""
+    rng = np.random.default_rng(1)
+    net = nn.Sequential(nn.Conv1d(4, 6, 3, groups=2), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(6 * 18, 2))
+    X = (rng.standard_normal((40, 4, 20)) + rng.standard_normal((1, 4, 1)) * 2 + 1.5).astype(
+        np.float32)
+    pats = compute_patterns(net, X)
+    w = net[0].weight.detach().double().numpy()  # (6, 2, 3)
+    for o in range(6):
+        g = o // 3
+        patches = np.stack([X[:, 2 * g:2 * g + 2, t:t + 3] for t in range(18)], axis=1)
+        patches = patches.reshape(-1, 6).astype(np.float64)  # (trials x positions, 2 x 3)
+        y = patches @ w[o].reshape(-1)
+        cov = (patches - patches.mean(0)).T @ (y - y.mean()) / len(y)
+        np.testing.assert_allclose(pats["0"].numpy()[o].reshape(-1), cov / (w[o].reshape(-1) @ cov),
+                                   rtol=1e-4, atol=1e-6)
+    only = compute_patterns(net, X, layers=["3"])
+    assert list(only) == ["3"]
+    np.testing.assert_allclose(only["3"].numpy(), pats["3"].numpy(), rtol=1e-6, atol=1e-8)
+
+
 def test_pattern_rule_ignores_a_distractor_that_lrp0_credits():
     """Haufe et al. 2014's example: x1 = s + d, x2 = d, the filter w = (1, -1) finds s.
 

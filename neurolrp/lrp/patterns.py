@@ -14,8 +14,8 @@ import torch
 from .layers import LinearOp, prepare_model
 
 
-def compute_patterns(model, X, batch_size=256):
-    """Patterns of every convolution and dense layer of ``model``, from inputs ``X``.
+def compute_patterns(model, X, batch_size=32, layers=None):
+    """Patterns of the convolution and dense layers of ``model``, from inputs ``X``.
 
     Parameters
     ----------
@@ -27,6 +27,10 @@ def compute_patterns(model, X, batch_size=256):
         its scaled training data).
     batch_size : int
         Trials per forward pass.
+    layers : list of str | None
+        Names of the layers (in the network with batch norms folded, as
+        :func:`~neurolrp.lrp.prepare_model` names them) whose patterns are
+        needed; None: every layer with weights.
 
     Returns
     -------
@@ -36,7 +40,8 @@ def compute_patterns(model, X, batch_size=256):
         pattern.
     """
     net, linear_names = prepare_model(model)
-    layers = {n: net.get_submodule(n) for n in linear_names
+    wanted = linear_names if layers is None else [n for n in linear_names if n in set(layers)]
+    layers = {n: net.get_submodule(n) for n in wanted
               if hasattr(net.get_submodule(n), "weight")}
     inputs = {}
     handles = [m.register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0].detach()))
@@ -50,19 +55,12 @@ def compute_patterns(model, X, batch_size=256):
                 # to the network's device one batch at a time: memory follows the batch
                 net(X[start:start + batch_size].to(dtype=param.dtype, device=param.device))
                 for n, m in layers.items():
-                    x = inputs[n]
-                    op = LinearOp(m)
-                    w = m.weight.detach().clone().requires_grad_(True)
-                    with torch.enable_grad():
-                        z = op(x, w, None)
-                        # d/dw sum(z * z') = sum over positions of patch(x) z'
-                        g_xz, = torch.autograd.grad((z * z.detach()).sum(), w, retain_graph=True)
-                        g_x, = torch.autograd.grad(z.sum(), w)
+                    g_xz, g_x, z = _patch_sums(LinearOp(m), m.weight.detach(), inputs[n])
                     per_out = (0,) + tuple(range(2, z.dim()))
                     acc = sums[n]
                     acc[0] = acc[0] + g_xz.double()
                     acc[1] = acc[1] + g_x.double()
-                    acc[2] = acc[2] + z.detach().double().sum(dim=per_out)
+                    acc[2] = acc[2] + z.double().sum(dim=per_out)
                     acc[3] += z.numel() // z.shape[1]
     finally:
         for h in handles:
@@ -77,3 +75,21 @@ def compute_patterns(model, X, batch_size=256):
                         torch.zeros_like(cov))
         patterns[n] = a.float().cpu()  # kept with the fit and saved: on the CPU
     return patterns
+
+
+def _patch_sums(op, weight, x):
+    """``sum patch(x) z`` and ``sum patch(x)`` per weight entry, and the output ``z``.
+
+    Both sums are weight gradients: ``d/dw sum(z * z')`` and ``d/dw sum(z)``.
+    The second is the same for every output of a group, so it is taken from a
+    layer with one output per group (a fraction of the cost).
+    """
+    groups = getattr(op.module, "groups", 1) if op.kind == "conv" else 1
+    w = weight.clone().requires_grad_(True)
+    probe = weight.new_zeros((groups, *weight.shape[1:])).requires_grad_(True)
+    with torch.enable_grad():
+        z = op(x, w, None)
+        (g_xz,) = torch.autograd.grad(z, w, grad_outputs=z.detach())
+        (g_x,) = torch.autograd.grad(op(x, probe, None).sum(), probe)
+    per_group = weight.shape[0] // groups
+    return g_xz, g_x.repeat_interleave(per_group, dim=0), z.detach()
