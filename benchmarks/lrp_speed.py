@@ -1,7 +1,7 @@
 """Speed and memory of the LRP engine, measured side by side in one run.
 
 Usage: python benchmarks/lrp_speed.py [--batch 64] [--reps 7] [--models shallow eegnet sturm]
-       [--memory]
+       [--end-to-end] [--memory]
 
 1. Time of one LRP pass on a batch against one plain input-gradient pass
    (forward + backward to the input) on the same model and batch: the ratio.
@@ -21,7 +21,12 @@ Usage: python benchmarks/lrp_speed.py [--batch 64] [--reps 7] [--models shallow 
    a first layer with a bias (ShallowNet) epsilon-gamma-box differs by a few
    percent. With biases ignored on both sides (``without_bias()``, zennit's
    ``zero_params="bias"``) the two agree to 3e-10.
-3. With --memory: peak resident memory while explaining 2,000 trials of 64
+3. End to end (``--end-to-end``): ``neurolrp.explain`` on 256 trials of 64
+   channels x 640 samples with its default batch size, a plain network (so the
+   patterns the default composite needs are measured on the explained data,
+   as explain does), the default composite and epsilon against
+   ``method="gradient"``: trials/s and the ratio, median of 3 alternated runs.
+4. With --memory: peak resident memory while explaining 2,000 trials of 64
    channels x 640 samples (run in a fresh process).
 """
 
@@ -123,18 +128,61 @@ def zennit_pass(net, composite, x, e):
     return R
 
 
+def _peak_rss_mib():
+    """Peak resident memory of this process so far, in MiB.
+
+    From /proc (VmHWM) where there is one: ru_maxrss of a process started by
+    another carries the parent's peak over (fork), so the benchmark would
+    report the parent's memory.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_child():
     import neurolrp
 
+    try:  # forget the peak inherited from the parent (Linux)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
     net = make_model("shallow", 64, 640, 2, 160.0).eval()
     rng = np.random.default_rng(0)
     X = rng.standard_normal((2000, 64, 640), dtype=np.float32)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = _peak_rss_mib()
     rel = neurolrp.explain(net, X, verbose=True)  # default batch size
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mib()
     print(f"{rel.shape} explained; peak RSS {peak:.0f} MiB (input alone {X.nbytes / 2**20:.0f} "
           f"MiB, relevance {rel.values.nbytes / 2**20:.0f} MiB, RSS before explain "
           f"{before:.0f} MiB)")
+
+
+def end_to_end(models, reps=3):
+    import neurolrp
+
+    X = np.random.default_rng(0).standard_normal((256, 64, 640), dtype=np.float32)
+    print("\nEnd to end: neurolrp.explain, 256 trials x 64 channels x 640 samples, default "
+          f"batch size, plain network; median of {reps} alternated runs")
+    for model in models:
+        net = make_model(model, 64, 640, 2, 160.0).eval()
+        runs = {"gradient": dict(method="gradient"), DEFAULT_COMPOSITE: {},
+                "epsilon": dict(composite="epsilon")}
+        times = {k: [] for k in runs}
+        for kwargs in runs.values():  # warm-up
+            neurolrp.explain(net, X[:32], verbose=False, **kwargs)
+        for _ in range(reps):
+            for name, kwargs in runs.items():
+                t0 = time.perf_counter()
+                neurolrp.explain(net, X, verbose=False, **kwargs)
+                times[name].append(time.perf_counter() - t0)
+        t = {k: statistics.median(v) for k, v in times.items()}
+        print(f"{model:8s} " + "  ".join(
+            f"{k} {len(X) / v:5.0f} trials/s ({v / t['gradient']:.2f}x)" for k, v in t.items()),
+            flush=True)
 
 
 def main():
@@ -143,6 +191,7 @@ def main():
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--models", nargs="+", default=["shallow", "eegnet", "sturm"])
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -192,6 +241,8 @@ def main():
                        f"max |diff| {diff:.1e} (of max |R| {ours.abs().max().item():.1e})"
             rows.append(row)
             print(row, flush=True)
+    if args.end_to_end:
+        end_to_end([m for m in args.models if m != "sturm"])
     if args.memory:
         print("\nMemory: explaining 2,000 trials x 64 channels x 640 samples (ShallowNet, default "
               "composite and batch size) in a fresh process")
