@@ -29,8 +29,9 @@ positive contributions (z-plus, alpha-beta) ignore it, and in ShallowNet the
 spatial filters feed a square, so a strongly negative filter output is as
 much evidence as a positive one.
 
-It costs about 3.5-5 plain gradient passes (four terms per convolution); the
-one-term composites ``"epsilon"`` and ``"zero"`` cost 1.1-2.2.
+It costs about 1.7-1.9 plain gradient passes on ShallowNet and EEGNet (the
+rules in closed form, see :mod:`neurolrp.lrp.rules`); the one-term composites
+``"epsilon"`` and ``"zero"`` 1.2-1.7 (``benchmarks/lrp_speed.py``).
 
 A composite also attaches activation rules (:mod:`neurolrp.lrp.activations`)
 to element-wise layers: LRP composites give them all
