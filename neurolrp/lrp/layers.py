@@ -234,6 +234,11 @@ class LinearOp:
         own : bool
             ``w`` is the layer's own weight, so that average pooling can use
             its own (faster) backward.
+
+        Returns
+        -------
+        v : torch.Tensor
+            Shaped like the layer's input.
         """
         return self.vjp_shared(s, shape, [w], own=own)[0]
 
@@ -242,13 +247,14 @@ class LinearOp:
 
         The weights are stacked along the transposed convolution's output
         channels, so ``s`` (often the largest tensor of the pass) is read once.
+        Parameters as :meth:`vjp`, with a list of weights; returns a list.
         """
         m = self.module
         if self.kind == "linear":
             return [s @ w for w in weights]
         if self.kind == "pool":
             kernel, stride, padding = self._pool_geometry_shape(shape)
-            if own and self.ndim == 2:
+            if own and self.ndim == 2 and len(weights) == 1:
                 return [torch.ops.aten.avg_pool2d_backward(s, s.new_empty(shape), kernel, stride,
                                                            padding, False, True, None)]
             dilation, groups = (1,) * self.ndim, shape[1]

@@ -15,17 +15,17 @@ is returned beside ``R_in`` so that conservation can be accounted for.
 
 Speed: :meth:`Rule.propagate` computes a rule from its terms, one
 convolution and one transposed convolution per term. The built-in rules
-override it with closed forms that give the same result with fewer of them:
-with ``x = x+ + x-`` and ``w = w+ + w-``, every sum of sign-split terms is a
-convolution of ``[x+, x-]`` side by side with the weights stacked, and every
-sum of transposed terms that share a scale one transposed convolution with
-the weights stacked (the scale, often the largest tensor of the pass, is
-read once); terms whose input is a constant (z^B's bounds, the ones of
-flat, w-square and pattern) are the same for every trial and are computed
-for one. So gamma costs two convolutions and two transposed ones (four and
-four from its terms), z-plus one and one, z^B one transposed convolution
-and the constant-input rules one. ``tests/test_lrp.py`` checks every closed
-form against the terms.
+override it with closed forms of the same sums: with ``x = x+ + x-`` and
+``w = w+ + w-``, a sum of sign-split terms is one convolution of ``[x+,
+x-]`` (or two, see :func:`_split`), transposed terms that share a scale are
+one transposed convolution with their weights stacked (the scale, often the
+largest tensor of the pass, is read once), and terms whose input is a
+constant (z^B's bounds, the ones of flat, w-square and pattern) are the same
+for every trial and are computed for one. Gamma with the layer's own bias
+then costs one extra convolution and two transposed ones (four and four from
+its terms), z-plus one and one (stacked), z^B and the constant-input rules
+one transposed convolution. ``tests/test_lrp.py`` checks every closed form
+against the terms, in float64.
 """
 
 import torch
