@@ -4,7 +4,6 @@ import html
 import json
 import platform
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mne
@@ -159,7 +158,9 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
     max_trials : int
         At most this many trials on the report's slider (misclassified
         first, then the correct trials in order); the report says when some
-        were left out. Every trial is in ``relevance.nc`` regardless.
+        were left out. ``0``: no slider (it takes about a third of the
+        report's time: one figure per trial). Every trial is in
+        ``relevance.nc`` regardless.
     overwrite : bool
         Replace an existing report in ``out_dir``. A non-empty ``out_dir`` is
         an error without it (MNE's convention), and a folder that holds
@@ -204,7 +205,7 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
     comp = get_composite(composite if composite is not None else DEFAULT_COMPOSITE)
     n_splits = check_int(n_splits, "n_splits", low=2)
     check_int(seed, "seed", low=0)
-    max_trials = check_int(max_trials, "max_trials", low=1)
+    max_trials = check_int(max_trials, "max_trials", low=0)
     quality = check_bool(quality, "quality")
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a string, got {type(title).__name__}.")
@@ -260,9 +261,10 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
         _add_accuracy(report, result, chance, explain_model, n_splits)
         _add_class_maps(report, rel)
         _add_statistics(report, rel, seed)
-        _add_errors(report, rel, other, proba)
+        _add_errors(report, rel, other, proba, max_trials)
         _add_gallery(report, rel, proba)
-        _add_slider(report, rel, other, proba, max_trials)
+        if max_trials:
+            _add_slider(report, rel, other, proba, max_trials)
 
         quality_table = None
         if quality:
@@ -525,16 +527,24 @@ def _add_gallery(report, rel, proba):
                             "far below the correct ones were decided on other evidence.")
 
 
-def _add_errors(report, rel, other, proba):
+def _add_errors(report, rel, other, proba, max_trials):
     """The misclassified trials (or stand-ins), each for the predicted and the true class."""
     trials, wrong = error_trials(rel, proba)
     shown = trials[:MAX_ERRORS]
     if wrong:
+        if len(shown) == len(trials):
+            rest = ""
+        elif max_trials >= len(trials):
+            rest = f"; the first {len(shown)} here, all on the slider below"
+        elif max_trials:
+            rest = (f"; the first {len(shown)} here, the first {max_trials} on the slider "
+                    "below, all in relevance.nc")
+        else:
+            rest = f"; the first {len(shown)} here, all in relevance.nc"
         head = (f"{len(trials)} trial(s) misclassified out of fold, most confident error "
-                "first" + (f"; the first {len(shown)} here, all on the slider below"
-                           if len(shown) < len(trials) else "") + ".")
+                "first" + rest + ".")
         what = "Misclassified trials: what it saw, what it missed"
-        title = f"misclassified trials, predicted vs true class, 0.5 to 2.5 s"
+        title = "misclassified trials, predicted vs true class, 0.5 to 2.5 s"
         caption = ("Each trial twice, on one colour scale: left, relevance for the class the "
                    "network gave (\"saw\": the evidence that won); right, for the true class "
                    "(\"missed\": red where the trial did hold evidence for the right answer, "

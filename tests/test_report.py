@@ -155,7 +155,7 @@ def test_errors_section_labels(tmp_path, wrong):
     rel, oth = _rel(wrong=wrong)
     proba = {k: 0.5 + 0.05 * k for k in range(8)}
     rep = mne.Report(title="t", verbose=False)
-    report._add_errors(rep, rel, oth, proba)
+    report._add_errors(rep, rel, oth, proba, 100)
     html = _report_html(tmp_path, rep)
     if wrong:
         assert "Misclassified trials: what it saw, what it missed" in html
@@ -165,6 +165,18 @@ def test_errors_section_labels(tmp_path, wrong):
         assert "Least confident correct trials (none misclassified)" in html
         assert "No trial was misclassified out of fold" in html
         assert "the 6 least confident correct trials" in html
+
+
+@pytest.mark.parametrize("max_trials,said", [
+    (100, "the first 18 here, all on the slider below."),
+    (10, "the first 18 here, the first 10 on the slider below, all in relevance.nc."),
+    (0, "the first 18 here, all in relevance.nc.")])
+def test_errors_section_says_where_the_other_errors_are(tmp_path, max_trials, said):
+    rel, oth = _rel(wrong=tuple(range(20)), n=24)
+    rep = mne.Report(title="t", verbose=False)
+    report._add_errors(rep, rel, oth, {k: 0.6 for k in range(24)}, max_trials)
+    assert "20 trial(s) misclassified out of fold, most confident error first; " + said \
+        in _report_html(tmp_path, rep)
 
 
 def test_slider_has_every_trial_misclassified_first(tmp_path):
@@ -299,3 +311,16 @@ def test_report_matches_predictions_by_trial_id_not_position():
         want = str(r.y_true.item()) if not bool(r.correct.item()) else \
             ("right" if str(r.y_pred.item()) == "left" else "left")
         assert str(other.sel(trial=t).target.item()) == want
+
+
+@pytest.mark.parametrize("max_trials", [0, 5])
+def test_report_slider_can_be_left_out(tmp_path, max_trials):
+    from test_atomic_writes import _tiny_epochs
+
+    report.subject_report(_tiny_epochs(), tmp_path / "r", models=("sturm",), n_splits=2,
+                          quality=False, max_trials=max_trials, verbose=False,
+                          classifier_params={"max_epochs": 1, "model_params": {"hidden": 4}})
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert ("How to read the trial slider" in html) == (max_trials > 0)
+    assert ("Every trial (5)" in html) == (max_trials > 0)
+    assert neurolrp.load_relevance(tmp_path / "r" / "relevance.nc").sizes["trial"] == 12

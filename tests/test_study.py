@@ -184,6 +184,8 @@ def test_bad_input_is_refused_before_any_work(tmp_path, monkeypatch):
         run_study([1], n_workers=os.cpu_count() + 1, out=out)
     with pytest.raises(TypeError, match="scheduler"):
         run_study([1], scheduler=42, out=out)
+    with pytest.raises(ValueError, match="slider_trials"):
+        run_study([1], slider_trials=-1, out=out)
     assert not out.exists()  # nothing was written
     afile = tmp_path / "a-file"
     afile.write_text("x")
@@ -220,6 +222,27 @@ def one_subject():
     config, _ = _check_config(("shallow",), None, 2, 0, {"max_epochs": 3, "patience": 3}, 80.0,
                               0.0, 2.0, False)
     return source, config, process_subject(source, 3, config)
+
+
+def test_subject_report_gets_the_slider_size(monkeypatch):
+    """process_subject hands slider_trials to the subject report (default 20)."""
+    import neurolrp.report
+    from neurolrp.study._inputs import _check_config, _resolve_dataset
+    from neurolrp.study._runner import SLIDER_TRIALS, process_subject
+
+    asked = []
+
+    def fake_report(*args, **kwargs):
+        asked.append(kwargs["max_trials"])
+        raise KeyboardInterrupt  # stop before any work
+
+    monkeypatch.setattr(neurolrp.report, "subject_report", fake_report)
+    source = _resolve_dataset("simulated", None, {"n_trials": 10}, None, [3])
+    config, _ = _check_config(("shallow",), None, 2, 0, None, 80.0, 0.0, 2.0, False)
+    for kwargs in ({}, {"slider_trials": 0}):
+        with pytest.raises(KeyboardInterrupt):
+            process_subject(source, 3, config, **kwargs)
+    assert asked == [SLIDER_TRIALS, 0] and SLIDER_TRIALS == 20
 
 
 def test_interrupted_write_is_never_read_and_is_redone(tmp_path, one_subject, monkeypatch):

@@ -63,6 +63,9 @@ def add_parser(sub):
                    help="early-stopping patience (default: the network's own)")
     p.add_argument("--no-quality", dest="quality", action="store_false",
                    help="no perturbation analysis in the subject reports (faster)")
+    p.add_argument("--slider-trials", type=int, default=20, metavar="N",
+                   help="trials on each subject report's slider, misclassified first; 0: "
+                        "none (default: %(default)s)")
     p.add_argument("--transfer", action="store_true",
                    help="also subject-to-subject transfer (pre-train on the others, "
                         "fine-tune, test)")
@@ -103,7 +106,8 @@ def cmd_study(args):
             tmax=args.tmax, quality=args.quality, transfer=args.transfer,
             dataset_params=params or None, data_path=args.data_path,
             scheduler=args.scheduler, n_workers=args.workers,
-            threads_per_worker=args.threads_per_worker, overwrite=args.overwrite,
+            threads_per_worker=args.threads_per_worker, slider_trials=args.slider_trials,
+            overwrite=args.overwrite,
             verbose=args.verbose)
     except KeyboardInterrupt:
         print("neurolrp study: interrupted; the complete subjects are kept, run the same "

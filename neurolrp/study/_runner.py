@@ -10,6 +10,7 @@ import traceback
 import uuid
 from pathlib import Path
 
+from .._checks import check_int
 from .._utils import logger, use_log_level
 from ._inputs import (_check_config, _check_count, _check_subjects, _local_size, _progress,
                       _resolve_dataset, _set_threads, load_subject)
@@ -20,6 +21,11 @@ from ._store import (_check_dataset_options, _check_out, _commit_subject, _creat
 
 _capture = threading.local()
 
+
+#: Trials on each subject report's slider in a study (misclassified first): one
+#: figure per trial is about a third of a report's time, and a study's reports
+#: are looked at one subject at a time; every trial is in the store regardless.
+SLIDER_TRIALS = 20
 
 def _capturing_cross_validate(*args, **kwargs):
     """neurolrp.report's cross_validate, keeping its result for the calling thread.
@@ -50,7 +56,7 @@ def _capture_cv():
         _capture.sink = None
 
 
-def process_subject(source, subject, config, threads=1):
+def process_subject(source, subject, config, threads=1, slider_trials=SLIDER_TRIALS):
     """Everything for one subject: the task a dask worker runs.
 
     Loads the epochs, runs :func:`~neurolrp.report.subject_report`
@@ -70,6 +76,8 @@ def process_subject(source, subject, config, threads=1):
         ``classifier_params``, ``resample``, ``tmin``, ``tmax``, ``quality``).
     threads : int
         Torch threads for this task.
+    slider_trials : int
+        Trials on the subject report's slider (``0``: none).
 
     Returns
     -------
@@ -105,6 +113,7 @@ def process_subject(source, subject, config, threads=1):
                 explain_model=config["explain_model"], composite=config["composite"],
                 n_splits=config["folds"], seed=config["seed"], quality=config["quality"],
                 classifier_params=config["classifier_params"] or None,
+                max_trials=slider_trials,
                 title=f"{key}: {epochs.info.get('description') or key}", verbose=False)
         if len(sink) != 1:
             raise RuntimeError("neurolrp.report.subject_report no longer calls "
@@ -185,7 +194,8 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
               models=("shallow",), composite=None, folds=5, seed=0, classifier_params=None,
               resample=80.0, tmin=None, tmax=None, quality=True, transfer=False,
               dataset_params=None, data_path=None, scheduler=None, n_workers=None,
-              threads_per_worker=1, resume=True, overwrite=False, report=True, verbose=True):
+              threads_per_worker=1, slider_trials=SLIDER_TRIALS, resume=True, overwrite=False,
+              report=True, verbose=True):
     """Run the whole job for many subjects on dask, into one zarr store.
 
     Per subject: cross-validation of the networks beside CSP + LDA on the
@@ -255,6 +265,9 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
         Torch threads each task uses (one subject per worker at a time). On a
         LocalCluster, ``n_workers * threads_per_worker`` may not exceed the
         cores given.
+    slider_trials : int
+        Trials on each subject report's slider, misclassified first (default
+        20; ``0``: no slider). Every trial's relevance is in the store.
     resume : bool
         Continue an existing study in ``out``: complete subjects are skipped,
         incomplete ones redone, new ones added. With False an existing study
@@ -296,6 +309,7 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
     source = _resolve_dataset(dataset, task, dataset_params, data_path, subjects)
     config, _ = _check_config(models, composite, folds, seed, classifier_params, resample,
                               tmin, tmax, quality)
+    slider_trials = check_int(slider_trials, "slider_trials", low=0)
     if scheduler is None:
         n_workers = _local_size(n_workers, threads_per_worker)
     elif not isinstance(scheduler, str) and not hasattr(scheduler, "submit"):
@@ -330,7 +344,7 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
                 if todo:
                     logger.info(f"Running {len(todo)} subject(s) of {source.label} on {where}")
                     failed.update(_run_subjects(client, paths, source, todo, config,
-                                                threads_per_worker, verbose))
+                                                threads_per_worker, slider_trials, verbose))
                 if transfer:
                     failed.update(_run_transfer(client, paths, source, subjects, config,
                                                 threads_per_worker, verbose))
@@ -351,10 +365,10 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
     return study
 
 
-def _run_subjects(client, paths, source, todo, config, threads, verbose):
+def _run_subjects(client, paths, source, todo, config, threads, slider_trials, verbose):
     from dask.distributed import as_completed
 
-    futures = {client.submit(process_subject, source, s, config, threads,
+    futures = {client.submit(process_subject, source, s, config, threads, slider_trials,
                              key=f"neurolrp-{source.key(s)}-{uuid.uuid4().hex[:6]}",
                              pure=False): s for s in todo}
     bar = _progress(len(todo), "Subjects", verbose)
