@@ -51,6 +51,16 @@ def _dot(a, b):
     return (a * b).sum(dim=tuple(range(1, a.dim())))
 
 
+def _dot_consuming(scale, b):
+    """``_dot(scale, b)``, written over ``scale`` (a rule's own scratch, used up by now).
+
+    Saves a temporary the size of the layer's output: on a GPU that is the
+    peak memory of the pass (ShallowNet's first layer: 2.6 MB per trial of
+    64 x 640 samples).
+    """
+    return scale.mul_(b).sum(dim=tuple(range(1, scale.dim())))
+
+
 def _bias_dot(op, s, b):
     """Per-trial ``sum(s * b)`` for a bias ``b`` broadcast over the output."""
     if b is None:
@@ -247,8 +257,9 @@ class Epsilon(Rule):
     def propagate(self, op, x, R, z, w, b):
         zb = _output_with(op, z, b)
         s = _divide(R, zb, self.epsilon if self.epsilon else 1e-12)
+        to_bias = _bias_dot(op, s, b)
         R_in = op.vjp(s, x.shape, w, own=True).mul_(x)
-        return R_in, _dot(s, zb) - _bias_dot(op, s, b)
+        return R_in, _dot_consuming(s, zb) - to_bias
 
 
 class Zero(Epsilon):
@@ -429,7 +440,8 @@ class _ConstantInputRule(Rule):
         v = self.weight(w)
         den = op(x.new_ones((1, *x.shape[1:])), v, None)
         s = _divide(R, den, 1e-12)
-        return op.vjp(s, x.shape, v, own=v is w), _dot(s, den)
+        R_in = op.vjp(s, x.shape, v, own=v is w)
+        return R_in, _dot_consuming(s, den)
 
 
 class Flat(_ConstantInputRule):
@@ -500,7 +512,8 @@ class ZBox(Rule):
         # x w's - low w+'s - high w-'s, with w's = w+'s + w-'s
         vp, vn = op.vjp_shared(s, x.shape, [w.clamp(min=0), w.clamp(max=0)])
         R_in = vp.mul_(x - low).add_(vn.mul_(x - high))
-        return R_in, _dot(s, den) - _bias_dot(op, s, b)
+        to_bias = _bias_dot(op, s, b)
+        return R_in, _dot_consuming(s, den) - to_bias
 
 
 class Pattern(_ConstantInputRule):
