@@ -8,7 +8,7 @@ from torch import nn
 import neurolrp
 from neurolrp import explain
 from neurolrp.attribution import METHODS, REGISTRY, Gradient, Method, register
-from neurolrp.lrp import Composite, Epsilon, ZBox, get_composite
+from neurolrp.lrp import Composite, Epsilon, Pass, ZBox, get_composite
 
 
 def _net():
@@ -60,7 +60,7 @@ def test_options_are_checked_before_any_work():
 
 
 def test_modified_gradients_are_composites_but_not_lrp_ones():
-    from neurolrp.lrp import GRADIENT_COMPOSITES, Guided, Pass, Rectify
+    from neurolrp.lrp import GRADIENT_COMPOSITES, Guided, Rectify
 
     assert not set(GRADIENT_COMPOSITES) & set(neurolrp.lrp.COMPOSITES)
     for name, rule in (("deconvnet", Rectify), ("guided-backprop", Guided)):
@@ -77,6 +77,23 @@ def test_modified_gradients_are_composites_but_not_lrp_ones():
     assert isinstance(lrp.with_patterns({}, []).activation_for(nn.ReLU()), Pass)
     with pytest.raises(TypeError, match="must be an ActivationRule"):
         Composite({nn.Linear: Epsilon()}, activations={nn.ReLU: Epsilon()})
+    for key in (nn.Flatten, (nn.ReLU, nn.Conv2d), "relu"):  # never hooked: refused
+        with pytest.raises(TypeError, match="element-wise layer types"):
+            Composite({nn.Linear: Epsilon()}, activations={key: Pass()})
+
+
+def test_rules_that_ignore_the_forward_keep_nothing_for_the_backward():
+    """Pass and Rectify hold no tensors until the backward (GPU memory); Guided does."""
+    from neurolrp.lrp import Guided, Rectify
+    from neurolrp.lrp.engine import _ActivationFunction
+
+    x = torch.randn(3, 4, requires_grad=True)
+    for rule, kept in ((Pass(), 0), (Rectify(), 0), (Guided(), 2)):
+        out = _ActivationFunction.apply(x, torch.relu(x), nn.ReLU(), rule)
+        assert len(out.grad_fn.saved_tensors) == kept, rule
+        (g,) = torch.autograd.grad(out, x, grad_outputs=torch.tensor([-1.0, 2.0, 0.5, 3.0]
+                                                                      ).expand(3, 4))
+        assert g.shape == x.shape
 
 
 def test_an_lrp_composite_can_take_other_activation_rules():

@@ -33,6 +33,10 @@ class ActivationRule:
     tensor([0., 2.])
     """
 
+    #: Whether the rule reads the layer's forward input and output; those that do
+    #: not (pass, rectify) let the engine keep neither until the backward pass.
+    needs_forward = True
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -65,6 +69,8 @@ class ActivationRule:
 class Pass(ActivationRule):
     """The signal crosses unchanged (LRP's rule for element-wise layers)."""
 
+    needs_forward = False
+
     def __call__(self, module, x, out, g):
         return g
 
@@ -75,6 +81,8 @@ class Rectify(ActivationRule):
     On an ELU or a leaky ReLU it does the same as on a ReLU: negative
     signals stop, positive ones cross, whatever the layer's input was.
     """
+
+    needs_forward = False
 
     def __call__(self, module, x, out, g):
         return g.clamp(min=0)

@@ -126,6 +126,16 @@ class Composite:
             if not isinstance(rule, ActivationRule):
                 raise TypeError(f"activations[{key}] must be an ActivationRule, got "
                                 f"{type(rule).__name__}.")
+            # a rule on a layer type the engine never hooks as element-wise would be
+            # silently ignored
+            types = key if isinstance(key, tuple) else (key,)
+            wrong = [t for t in types
+                     if not (isinstance(t, type) and issubclass(t, ELEMENTWISE_TYPES))]
+            if wrong:
+                raise TypeError(
+                    f"activations keys must be element-wise layer types "
+                    f"({', '.join(t.__name__ for t in ELEMENTWISE_TYPES)}); got "
+                    f"{', '.join(getattr(t, '__name__', repr(t)) for t in wrong)}.")
         self.layer_map = dict(layer_map)
         self.first = first
         self.last = last

@@ -42,13 +42,14 @@ class _ActivationFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, out, module, rule):
-        ctx.save_for_backward(x, out)
+        if rule.needs_forward:  # else nothing is held for the backward (GPU memory)
+            ctx.save_for_backward(x, out)
         ctx.module, ctx.rule = module, rule
         return out.view_as(out)
 
     @staticmethod
     def backward(ctx, g):
-        x, out = ctx.saved_tensors
+        x, out = ctx.saved_tensors if ctx.rule.needs_forward else (None, None)
         return ctx.rule(ctx.module, x, out, g), None, None, None
 
 
