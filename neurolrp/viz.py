@@ -1240,7 +1240,8 @@ def plot_compare_classifiers(rel_a, rel_b, names=("a", "b"), tmin=0.5, tmax=2.5)
     table = compare_classifiers(rel_a, rel_b, names=names)
     classes = list(table["class"])
     info = to_info(rel_a)
-    fig, axes = plt.subplots(len(classes), 2, figsize=(4.2, 2.1 * len(classes)), squeeze=False)
+    fig, axes = plt.subplots(len(classes), 2, figsize=(5.4, 2.1 * len(classes)), squeeze=False)
+    fig.subplots_adjust(left=0.02, right=0.78, wspace=0.1)  # room for the agreement on the right
     for i, cls in enumerate(classes):
         for j, (rel, name) in enumerate(zip((rel_a, rel_b), names)):
             sub = rel.isel(trial=np.flatnonzero(rel.y_true.values == cls))
