@@ -151,8 +151,8 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
     title : str | None
         Report title.
     quality : bool
-        Add perturbation curves (explanation quality) when the evaluation
-        module is available.
+        Add the perturbation analysis (explanation quality): about as costly
+        again as the explanation.
     classifier_params : dict | None
         Extra :class:`~neurolrp.EEGClassifier` parameters.
     max_trials : int
@@ -616,12 +616,8 @@ def _add_data(report, epochs):
 
 
 def _add_quality(report, result, epochs, model, comp):
-    try:
-        from .evaluation import perturbation
-    except ImportError:
-        report.add_html("<p>Not computed.</p>", "Perturbation analysis",
-                        section="Explanation quality")
-        return None
+    from .evaluation import perturbation
+
     curves = perturbation(result, epochs, network=model, composite=comp, verbose=False)
     fig = plot_perturbation(curves)
     _add_figure(report, fig, "Perturbation analysis (AOPC)", section="Explanation quality",
