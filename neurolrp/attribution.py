@@ -379,7 +379,7 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         scores[sl] = (logit.detach() * e).sum(1).cpu().numpy()
 
     if batch_size is None:  # the probe's results are overwritten by the run below
-        batch_size = auto_batch_size(torch.device(device), len(X),
+        batch_size = auto_batch_size(device, len(X),
                                      lambda k: run(slice(0, k)))
     batches = range(0, len(X), batch_size)
     for start in progress(batches, f"Explaining ({method})", total=len(batches), verbose=verbose):
@@ -540,35 +540,6 @@ class LRP(Method):
         return conservation
 
 
-class _ModifiedGradient(Method):
-    """The gradient with another backward through the ReLU-family activations.
-
-    The method's composite (from ``GRADIENT_COMPOSITES``, under the method's
-    name) puts an activation rule on ``nn.ReLU``, ``nn.ELU`` and
-    ``nn.LeakyReLU``; every other layer keeps its gradient.
-    """
-
-    needs_engine = True
-
-    def check_model(self, module):
-        if not any(isinstance(m, RELU_FAMILY) for m in module.modules()):
-            raise ValueError(
-                f"{type(module).__name__} has no ReLU-family activation (nn.ReLU, nn.ELU, "
-                f"nn.LeakyReLU), so {self.name} would be the plain gradient. Use "
-                "method='gradient' (or a network with such activations, e.g. EEGNet).")
-
-    def bind(self, **kwargs):
-        super().bind(**kwargs)
-        self.comp = GRADIENT_COMPOSITES[self.name]()
-
-    def relevance(self, net, x, select, sl):
-        with Hooks(net, self.linear_names, self.comp):
-            logit = net(x)
-            e = select(logit)
-            (R,) = torch.autograd.grad(logit, x, grad_outputs=e)
-        return logit, e, R
-
-
 @register
 class Gradient(Method):
     """Sensitivity analysis (Simonyan et al. 2014): the gradient of the target."""
@@ -591,6 +562,32 @@ class GradientTimesInput(Gradient):
     def relevance(self, net, x, select, sl):
         logit, e, g = super().relevance(net, x, select, sl)
         return logit, e, g * x.detach()
+
+
+class _ModifiedGradient(Gradient):
+    """The gradient with another backward through the ReLU-family activations.
+
+    The method's composite (from ``GRADIENT_COMPOSITES``, under the method's
+    name) puts an activation rule on ``nn.ReLU``, ``nn.ELU`` and
+    ``nn.LeakyReLU``; every other layer keeps its gradient.
+    """
+
+    needs_engine = True
+
+    def check_model(self, module):
+        if not any(isinstance(m, RELU_FAMILY) for m in module.modules()):
+            raise ValueError(
+                f"{type(module).__name__} has no ReLU-family activation (nn.ReLU, nn.ELU, "
+                f"nn.LeakyReLU), so {self.name} would be the plain gradient. Use "
+                "method='gradient' (or a network with such activations, e.g. EEGNet).")
+
+    def bind(self, **kwargs):
+        super().bind(**kwargs)
+        self.comp = GRADIENT_COMPOSITES[self.name]()
+
+    def relevance(self, net, x, select, sl):
+        with Hooks(net, self.linear_names, self.comp):  # the gradient, under the rules
+            return super().relevance(net, x, select, sl)
 
 
 @register
