@@ -61,7 +61,7 @@ def _dot_consuming(scale, b):
     return scale.mul_(b).sum(dim=tuple(range(1, scale.dim())))
 
 
-def _bias_dot(op, s, b):
+def _bias_dot(s, b):
     """Per-trial ``sum(s * b)`` for a bias ``b`` broadcast over the output."""
     if b is None:
         return 0.0
@@ -228,7 +228,7 @@ class Rule:
             if c_k != 1.0:
                 contrib = contrib * c_k
             R_in = contrib if R_in is None else R_in + contrib
-            kept = kept + c_k * (_dot(s_k, z_k) - _bias_dot(op, s_k, b_k))
+            kept = kept + c_k * (_dot(s_k, z_k) - _bias_dot(s_k, b_k))
         return R_in, kept
 
 
@@ -257,7 +257,7 @@ class Epsilon(Rule):
     def propagate(self, op, x, R, z, w, b):
         zb = _output_with(op, z, b)
         s = _divide(R, zb, self.epsilon if self.epsilon else 1e-12)
-        to_bias = _bias_dot(op, s, b)
+        to_bias = _bias_dot(s, b)
         R_in = op.vjp(s, x.shape, w, own=True).mul_(x)
         return R_in, _dot_consuming(s, zb) - to_bias
 
@@ -512,7 +512,7 @@ class ZBox(Rule):
         # x w's - low w+'s - high w-'s, with w's = w+'s + w-'s
         vp, vn = op.vjp_shared(s, x.shape, [w.clamp(min=0), w.clamp(max=0)])
         R_in = vp.mul_(x - low).add_(vn.mul_(x - high))
-        to_bias = _bias_dot(op, s, b)
+        to_bias = _bias_dot(s, b)
         return R_in, _dot_consuming(s, den) - to_bias
 
 
