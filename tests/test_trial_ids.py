@@ -41,8 +41,12 @@ def test_explain_keeps_the_epochs_numbers(clf, epochs_with_gaps, tmp_path):
     np.testing.assert_array_equal(rel.trial.values, [4, 9, 11])  # 0 and 5 were rejected
     whole = explain(clf, ep, verbose=False)
     np.testing.assert_array_equal(whole.trial.values, ep.selection)
-    # the same trial has the same map, whichever selection it was explained in
-    np.testing.assert_array_equal(whole.sel(trial=9).values, rel.sel(trial=9).values)
+    # the same trial has the same map, whichever selection it was explained in (up to
+    # float32 round-off: a batch of 3 and one of 24 take different GEMM kernels on some
+    # CPUs); a neighbour's map would differ by far more
+    mine, theirs = whole.sel(trial=9).values, rel.sel(trial=9).values
+    np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5 * np.abs(mine).max())
+    assert np.abs(whole.sel(trial=11).values - theirs).max() > 1e-2 * np.abs(mine).max()
     # in the order asked for, not sorted
     np.testing.assert_array_equal(explain(clf, ep[[9, 3]], verbose=False).trial.values, [11, 4])
     # arrays: numbered from 0, as before
