@@ -442,18 +442,41 @@ def _loader_failing_on_2(subject):
 
 @pytest.mark.slow
 def test_failing_subject_does_not_stop_the_others(tmp_path, cluster):
-    study = run_study([1, 2, 3], dataset=_loader_failing_on_2, out=tmp_path / "s",
+    # a study folder named like the store inside it (a natural name): it used to run every
+    # subject, then crash writing the table (the folder was read as the store itself)
+    out = tmp_path / STORE
+    study = run_study([1, 2, 3], dataset=_loader_failing_on_2, out=out,
                       scheduler=cluster, report=False, **TINY_KW)
     assert list(study.failed) == ["loader-failing-on-2-002"]
     assert "recording of subject 2 is corrupt" in study.failed["loader-failing-on-2-002"]
     assert study.subjects == ["loader-failing-on-2-001", "loader-failing-on-2-003"]
+    import pandas as pd
+
+    assert pd.read_csv(out / "study.csv", index_col=0).index.tolist() == study.subjects
+    assert load_study(out / STORE).subjects == study.subjects  # the store itself reads too
+    with pytest.raises(ValueError, match="is the store of a study, not its folder"):
+        run_study([1], dataset=_loader_failing_on_2, out=out / STORE, scheduler=cluster,
+                  **TINY_KW)
     assert not cluster.status == "closed"  # a cluster we were given stays up
     with pytest.raises(ValueError, match="other settings.*folds"):
-        run_study([1], dataset=_loader_failing_on_2, out=tmp_path / "s", scheduler=cluster,
+        run_study([1], dataset=_loader_failing_on_2, out=out, scheduler=cluster,
                   **{**TINY_KW, "folds": 3})
     with pytest.raises(FileExistsError, match="resume=True"):
-        run_study([1], dataset=_loader_failing_on_2, out=tmp_path / "s", scheduler=cluster,
+        run_study([1], dataset=_loader_failing_on_2, out=out, scheduler=cluster,
                   resume=False, **TINY_KW)
+
+
+def test_script_from_stdin_is_told_what_to_do(tmp_path):
+    """Worker processes re-import the calling script, which stdin cannot give them again:
+    a clear error before any work, not dask's bare "Nanny failed to start"."""
+    script = (f"from neurolrp.study import run_study\n"
+              f"run_study([1], dataset='simulated', out={str(tmp_path / 's')!r}, n_workers=1)\n")
+    proc = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert proc.returncode != 0
+    assert "read from <stdin>" in proc.stderr and "if __name__ ==" in proc.stderr
+    assert "processes=False" in proc.stderr and "Nanny" not in proc.stderr
+    assert not (tmp_path / "s").exists()  # before any work
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ import contextlib
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 import traceback
@@ -154,6 +155,32 @@ def _worker_config(threads):
     return out
 
 
+def unreadable_main():
+    """The script a worker process cannot re-read, or None.
+
+    Worker processes are spawned: each re-imports the ``__main__`` module of
+    the process that started them from its file. A script read from standard
+    input (``python - < script.py``, a heredoc) has the file name ``<stdin>``,
+    which they cannot read. A Python prompt, Jupyter and ``python -c`` have
+    no file, and spawning skips them.
+    """
+    main = sys.modules.get("__main__")
+    fname = getattr(main, "__file__", None)
+    if fname is None or os.path.isfile(fname):
+        return None
+    return fname
+
+
+def _spawn_advice():
+    fname = unreadable_main()
+    where = (f"This script was read from {fname}, which the worker processes re-import "
+             "and cannot read again. " if fname else "")
+    return (where + "Save the script to a file and put the call under "
+            "`if __name__ == \"__main__\":` (workers re-import the script that starts them), "
+            "or run it on threads: run_study(..., scheduler=dask.distributed.Client("
+            "processes=False)).")
+
+
 @contextlib.contextmanager
 def _client(scheduler, n_workers, threads_per_worker, verbose):
     """A dask client: on a LocalCluster we start (and stop), or on the cluster given."""
@@ -179,8 +206,12 @@ def _client(scheduler, n_workers, threads_per_worker, verbose):
     from dask.distributed import LocalCluster
 
     with dask.config.set(_worker_config(threads_per_worker)):
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        except RuntimeError as err:  # dask says only "Nanny failed to start"
+            raise RuntimeError(f"The dask worker processes did not start ({err}). "
+                               + _spawn_advice()) from err
         client = Client(cluster)
         try:
             yield client, (f"a dask LocalCluster of {n_workers} worker(s) x "
@@ -301,6 +332,11 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
         A MOABB dataset without MOABB installed.
     ConnectionError
         The scheduler at the given address cannot be reached.
+    RuntimeError
+        On a LocalCluster, the worker processes cannot start: e.g. the
+        calling script was read from standard input (``python - <
+        script.py``), which they cannot re-import (checked before any work;
+        the message says what to do).
     """
     from ._group_report import group_report
     from ._transfer import _run_transfer
@@ -320,6 +356,9 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
         if n_workers is not None:
             raise ValueError("n_workers sizes a LocalCluster; with scheduler= the cluster "
                              "has its own workers.")
+    if scheduler is None and unreadable_main():  # before any work, not as dask's bare error
+        raise RuntimeError("run_study starts a dask LocalCluster of worker processes. "
+                           + _spawn_advice())
     mode = _check_out(out, config, resume, overwrite)
     paths = _paths(out)
     _check_dataset_options(paths, source)

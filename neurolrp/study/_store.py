@@ -61,6 +61,9 @@ def _check_out(out, config, resume, overwrite):
     # a store being created when a run was killed is ours and incomplete: not a study yet
     entries = [e for e in folder.iterdir() if not e.name.startswith(f".{STORE}.")] \
         if folder.is_dir() else []
+    if entries and existing is None and _study_attrs(folder) is not None:
+        raise ValueError(f"out={str(folder)!r} is the store of a study, not its folder; give "
+                         f"the folder that holds it: out={str(folder.parent)!r}.")
     if entries and existing is None:
         ours = [e.name for e in entries if e.name == STORE]
         raise FileExistsError(
@@ -421,7 +424,8 @@ def load_study(path):
     Parameters
     ----------
     path : path-like
-        The ``out`` folder of :func:`run_study`, or the ``study.zarr`` in it.
+        The ``out`` folder of :func:`run_study` (whatever its name, ``study.zarr``
+        included), or the ``study.zarr`` store in it.
 
     Returns
     -------
@@ -438,8 +442,10 @@ def load_study(path):
         The folder holds a zarr store not written by neurolrp's study runner.
     """
     path = Path(path).expanduser()
-    if path.name == STORE or (path / "zarr.json").exists() and not (path / STORE).exists():
-        path = path.parent if path.name == STORE else path
+    # the study folder holds the store; a folder may itself be named study.zarr (out=
+    # "x/study.zarr"), so a store inside wins over reading the folder as the store
+    if not (path / STORE).exists() and _study_attrs(path) is not None:
+        path = path.parent
     paths = _paths(path)
     if not paths["store"].exists():
         raise FileNotFoundError(f"No study in {path} (no {STORE} there).")
