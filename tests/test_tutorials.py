@@ -1,12 +1,32 @@
-"""Every tutorial notebook runs from top to bottom."""
+"""Every tutorial notebook runs from top to bottom.
 
+The executed notebooks (with their outputs) are written to ``docs/_build/tutorials/``:
+the documentation renders those copies instead of running the tutorials a second time.
+"""
+
+import os
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-TUTORIALS = sorted((Path(__file__).parents[1] / "tutorials").glob("*.ipynb"))
+ROOT = Path(__file__).parents[1]
+TUTORIALS = sorted((ROOT / "tutorials").glob("*.ipynb"))
+EXECUTED = ROOT / "docs" / "_build" / "tutorials"  # read by docs/conf.py
+
+
+def _write_executed(nb, path):
+    """Write ``nb`` to ``EXECUTED / path.name`` through a temporary name and a rename."""
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    tmp = EXECUTED / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.replace(tmp, EXECUTED / path.name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def test_there_are_five_tutorials():
@@ -19,11 +39,14 @@ def test_tutorial_executes(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
         "commit tutorials without outputs"
+    # A failed run must not leave an older rendering in the docs behind.
+    (EXECUTED / path.name).unlink(missing_ok=True)
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
+    _write_executed(nb, path)
 
 
 def test_tutorials_use_public_names_only():
