@@ -5,6 +5,7 @@ the documentation renders those copies instead of running the tutorials a second
 """
 
 import os
+import sys
 from pathlib import Path
 
 import nbformat
@@ -47,6 +48,17 @@ def test_tutorial_executes(path, tmp_path):
               if o.output_type == "error"]
     assert not errors
     _write_executed(nb, path)
+
+
+def test_executed_copy_is_written_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "EXECUTED", tmp_path / "executed")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"},
+                                                  execution_count=1)]
+    _write_executed(nb, Path("tutorials") / "99_x.ipynb")
+    assert [p.name for p in (tmp_path / "executed").iterdir()] == ["99_x.ipynb"]
+    back = nbformat.read(tmp_path / "executed" / "99_x.ipynb", as_version=4)
+    assert back.cells[0].outputs[0]["data"]["text/plain"] == "2"
 
 
 def test_tutorials_use_public_names_only():

@@ -20,7 +20,7 @@ class CliHelp(SphinxDirective):
             sub = next(a for a in parser._actions if a.dest == "command")
             parser = sub.choices[self.arguments[0]]
         old = os.environ.get("COLUMNS")
-        os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal: fix it for the page
+        os.environ["COLUMNS"] = "80"  # argparse wraps to the terminal: 78 columns fit the page
         try:
             text = parser.format_help()
         finally:
