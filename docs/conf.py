@@ -115,12 +115,22 @@ _TQDM_WARNING = re.compile(r"^.*TqdmWarning: IProgress not found.*\n(?:\s+from .
 def _without_noise(outputs):
     kept = []
     for o in outputs:
-        if o.get("output_type") == "stream" and o.get("name") == "stderr":
-            o["text"] = _TQDM_WARNING.sub("", "".join(o.get("text", "")))
-            if not o["text"]:
+        if o.get("output_type") == "stream":
+            text = "".join(o.get("text", ""))
+            first = next((k for k in kept if k.get("output_type") == "stream"
+                          and k.get("name") == o.get("name")), None)
+            if first is not None:  # one stdout and one stderr per cell, as myst-nb merges
+                first["text"] += text  # (the kernel flushes a progress bar per update)
                 continue
+            o["text"] = text
         kept.append(o)
-    return kept
+    for o in kept:
+        if o.get("output_type") == "stream":
+            text = _TQDM_WARNING.sub("", o["text"])
+            # A progress bar redraws its line after "\r": keep its last state (none once
+            # cleared), as a terminal shows it.
+            o["text"] = "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+    return [o for o in kept if o.get("output_type") != "stream" or o["text"].strip()]
 
 
 def _executed_tutorials():
