@@ -36,7 +36,7 @@ z^B rule of the default composite gives relevance even at ``x = 0``). A
 plain epsilon stabiliser ``x + eps`` tames that but loses relevance, so the
 bands would no longer sum to the broadband map.
 
-neurolrp uses a stabiliser that keeps the sum exact:
+neurolrp uses a stabiliser that keeps the sum exact::
 
     R_b = R * (x_b * x + eps**2 * w_b) / (x**2 + eps**2),
     w_b = |x_b| / sum_b' |x_b'|,
@@ -56,7 +56,7 @@ Which composite: the split is exact for every one, but the share of a band
 means most when the input relevance is the signal times a (modified)
 gradient (LRP-0/epsilon on the input layer, gradient x input): then a band's
 relevance is its contribution to the network's locally linear response. On
-the simulator (README, "Relevance per frequency band") ``composite=
+the simulator (docs/bands.md, "How the bands compare") ``composite=
 "epsilon"`` puts 0.52 of the relevance inside the truth in mu, the default
 ``"epsilon-pattern-box"`` only 0.28 (its z^B input rule gives relevance to
 the box bounds, which are not signal).

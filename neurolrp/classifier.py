@@ -26,7 +26,7 @@ _FITTED = ("classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "
 #: Fitted values that files saved by earlier versions may lack.
 _OPTIONAL = ("input_range_", "patterns_", "tmin_", "model_", "model_selection_")
 #: What ``model="auto"`` chooses between: a band-power network and a waveform
-#: network (motor imagery vs event-related potentials; see the README).
+#: network (motor imagery vs event-related potentials; see docs/models.md).
 AUTO_CANDIDATES = ("shallow", "eegnet")
 #: Inner cross-validation folds of ``model="auto"``.
 AUTO_FOLDS = 3

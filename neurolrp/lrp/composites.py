@@ -20,7 +20,7 @@ large on the channels it subtracts to cancel volume-conducted background, so
 rules that follow ``w x`` spread relevance over the scalp; the pattern rule
 splits it by where the detected source projects (Haufe et al. 2014;
 Kindermans et al. 2018). Measured by ``benchmarks/explanation_quality.py``
-(out of fold, conditional replacement; numbers in the README): on the
+(out of fold, conditional replacement; numbers in docs/composite.md): on the
 simulator the default ranks the true region at ROC-AUC 0.90 (ShallowNet) and
 0.83 (EEGNet), against 0.72-0.73 for epsilon-gamma-box and 0.75 for
 sensitivity; its perturbation curves are above sensitivity and random on real
@@ -315,6 +315,7 @@ COMPOSITES = {
     "alpha1-beta0": lambda: _lower(AlphaBeta(1.0, 0.0), "alpha1-beta0"),
 }
 
+#: The composite :func:`neurolrp.explain` uses unless told otherwise.
 DEFAULT_COMPOSITE = "epsilon-pattern-box"
 
 #: Builders of the modified-gradient composites (not LRP): no LRP rules, so

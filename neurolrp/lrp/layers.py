@@ -28,6 +28,7 @@ ELEMENTWISE_TYPES = (nn.ReLU, nn.ELU, nn.LeakyReLU, nn.Identity, nn.Dropout, nn.
 #: (winner-take-all, as in Montavon et al. 2019).
 ROUTING_TYPES = (nn.Flatten, nn.Unflatten, nn.MaxPool1d, nn.MaxPool2d)
 BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
+#: Every layer type the engine explains; any other is an error that names the module.
 SUPPORTED_TYPES = LINEAR_TYPES + ELEMENTWISE_TYPES + ROUTING_TYPES + BATCHNORM_TYPES
 
 #: Functions and tensor methods allowed in a traced forward: pure reshapes.

@@ -21,6 +21,7 @@ import xarray as xr
 from .. import __version__
 
 
+#: Name of the zarr store inside a study's output folder.
 STORE = "study.zarr"
 
 
