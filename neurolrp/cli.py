@@ -231,7 +231,7 @@ def build_parser():
         prog="neurolrp",
         description="Explain deep-learning decisions on EEG, trial by trial, with LRP.",
     )
-    from . import __version__
+    from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"neurolrp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -17,7 +17,6 @@ This module computes only; the figures of these results are in
 :func:`~neurolrp.viz.plot_compare_classifiers`).
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -903,35 +902,3 @@ def compare_classifiers(rel_a, rel_b, *, k=10, channels=SENSORIMOTOR, names=("a"
                      f"roi_share_{names[0]}": float(ca.share_inside.mean()),
                      f"roi_share_{names[1]}": float(cb.share_inside.mean())})
     return pd.DataFrame(rows)
-
-
-# Figures moved to neurolrp.viz; the old names warn for one release.
-
-def _moved_to_viz(name):
-    """Warn that the figure ``name`` now lives in :mod:`neurolrp.viz`."""
-    warnings.warn(f"neurolrp.evaluation.{name} has moved to neurolrp.viz.{name}; the old "
-                  "name will be removed in the next release.", FutureWarning, stacklevel=3)
-
-
-def plot_perturbation(result, order="morf"):
-    """Deprecated: use :func:`neurolrp.viz.plot_perturbation`.
-
-    Kept for one release; warns with a :class:`FutureWarning` and calls the
-    function in :mod:`neurolrp.viz`.
-    """
-    _moved_to_viz("plot_perturbation")
-    from .viz import plot_perturbation
-
-    return plot_perturbation(result, order=order)
-
-
-def plot_compare_classifiers(rel_a, rel_b, names=("a", "b"), tmin=0.5, tmax=2.5):
-    """Deprecated: use :func:`neurolrp.viz.plot_compare_classifiers`.
-
-    Kept for one release; warns with a :class:`FutureWarning` and calls the
-    function in :mod:`neurolrp.viz`.
-    """
-    _moved_to_viz("plot_compare_classifiers")
-    from .viz import plot_compare_classifiers
-
-    return plot_compare_classifiers(rel_a, rel_b, names=names, tmin=tmin, tmax=tmax)

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ._version import __version__
+
 DIMS = ("trial", "channel", "time")
 POS_COORDS = ("ch_x", "ch_y", "ch_z")
 REQUIRED_TRIAL_COORDS = ("y_pred", "target", "score")
@@ -83,8 +85,6 @@ def make_relevance(
     -------
     relevance : xarray.DataArray
     """
-    from . import __version__
-
     values = np.asarray(values, dtype=np.float32)
     n_trials, n_ch, n_t = values.shape
     if ch_pos is None:

@@ -10,7 +10,7 @@ import mne
 import numpy as np
 import torch
 
-from . import __version__
+from ._version import __version__
 from ._checks import (atomic_folder, check_bool, check_int, check_output_folder, pick_eeg)
 from ._utils import logger, use_log_level
 from .attribution import explain_out_of_fold

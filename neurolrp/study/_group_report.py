@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ._store import Study, load_study
+from .._version import __version__
+from ._store import Study, as_relevance, group_maps, load_study, normalised_class_means
 
 #: Unit of the normalised maps.
 PCT_LABEL = "% of the subject's |relevance|"
@@ -41,84 +41,6 @@ def _html_table(rows, header, links=None):
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="table table-sm table-striped" style="width:auto">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-
-
-def _normalised_class_means(study, keys):
-    """Each subject's class averages in % of their mean absolute sum (no subject dominates)."""
-    out = {}
-    for key in keys:
-        cm = study.class_means(key)
-        scale = float(np.abs(cm.values).sum(axis=(1, 2)).mean())
-        out[key] = cm * (100.0 / scale if scale > 0 else 1.0)
-    return out
-
-
-def _pseudo_relevance(maps, labels, template):
-    """Maps (n, channel, time) as a relevance DataArray the viz functions take."""
-    from ..relevance import make_relevance
-
-    pos = np.column_stack([template[c].values for c in ("ch_x", "ch_y", "ch_z")])
-    return make_relevance(np.asarray(maps, dtype=np.float32),
-                          channels=[str(c) for c in template.channel.values],
-                          times=template.time.values, y_pred=labels, target=labels,
-                          score=np.zeros(len(labels)), ch_pos=pos,
-                          attrs={"method": "group average", "sfreq": template.attrs["sfreq"]})
-
-
-def group_maps(study, subjects=None, *, normalise=True):
-    """Every subject's class averages as one relevance array, ready for :mod:`neurolrp.viz`.
-
-    Parameters
-    ----------
-    study : Study | path-like
-        A study (:func:`load_study`) or its folder.
-    subjects : list of str | None
-        Subject keys; default every complete subject. They must share
-        channels and samples.
-    normalise : bool
-        Express each subject's class averages in % of their mean absolute sum
-        over channels and time (the group report's normalisation), so that
-        no subject dominates an average over subjects.
-
-    Returns
-    -------
-    maps : xarray.DataArray
-        A relevance array (dims ``trial``, ``channel``, ``time``) with one
-        "trial" per subject and class: ``target`` (and ``y_pred``) the
-        class, ``subject`` the subject's key. ``viz.plot_group_topomaps(maps,
-        by="target")`` draws the grand average per class;
-        ``maps.sel(trial=maps.subject == key)`` one subject's maps.
-
-    Raises
-    ------
-    ValueError
-        No subjects, or subjects with different channels or samples.
-    """
-    if not isinstance(study, Study):
-        study = load_study(study)
-    keys = list(study.subjects if subjects is None else subjects)
-    if not keys:
-        raise ValueError(f"{study.path} holds no complete subject.")
-    if normalise:
-        means = _normalised_class_means(study, keys)
-    else:
-        means = {k: study.class_means(k) for k in keys}
-    template = means[keys[0]]
-    for k in keys[1:]:
-        if list(means[k].channel.values) != list(template.channel.values) or \
-                means[k].sizes["time"] != template.sizes["time"]:
-            raise ValueError(f"{k} and {keys[0]} differ in channels or samples; choose "
-                             "subjects= that share them.")
-    maps, labels, owners = [], [], []
-    for k in keys:
-        for cls in map(str, means[k]["class"].values):
-            maps.append(means[k].sel({"class": cls}).values)
-            labels.append(cls)
-            owners.append(k)
-    out = _pseudo_relevance(maps, labels, template)
-    out.attrs["method"] = ("class averages per subject" +
-                           (", in % of each subject's mean absolute sum" if normalise else ""))
-    return out.assign_coords(subject=("trial", np.asarray(owners, dtype=object)))
 
 
 def _accuracy_figure(table, model):
@@ -186,7 +108,7 @@ def _small_multiples(norm, study, cls, model, span, vmax, n_cols=8):
     for i, key in enumerate(keys):
         ax = axes[i // cols, i % cols]
         cm = norm[key].sel({"class": cls})
-        viz.plot_topomap(_pseudo_relevance(cm.values[None], [cls], cm), times=[span], axes=[ax],
+        viz.plot_topomap(as_relevance(cm.values[None], [cls], cm), times=[span], axes=[ax],
                          vmax=vmax)
         row = study.table.loc[key]
         ax.set_title(f"{key}\n{row[f'accuracy_{model}']:.2f} | {row['accuracy_csp+lda']:.2f}",
@@ -240,7 +162,7 @@ def _consistency_figure(shares, tops, counts, template, top=0.1):
     from ..relevance import to_info
     from ..viz import CMAP, MASK_PARAMS
 
-    info = to_info(_pseudo_relevance(template.values[:1], ["x"], template))
+    info = to_info(as_relevance(template.values[:1], ["x"], template))
     classes = list(shares)
     n_cls = len(classes)
     fig, axes = plt.subplots(2, n_cls + 1, figsize=(2.0 * n_cls + 1.5, 4.9),
@@ -355,7 +277,7 @@ def group_report(study, fname=None, *, window=None):
     groups = _compatible_groups(study)
     for (n_ch, n_t), keys in groups.items():
         where = "" if len(groups) == 1 else f" ({n_ch} channels, {n_t} samples)"
-        norm = _normalised_class_means(study, keys)
+        norm = normalised_class_means(study, keys)
         template = next(iter(norm.values()))
         classes = list(dict.fromkeys(str(c) for k in keys for c in norm[k]["class"].values))
         times = template.time.values

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import __version__
+from .._version import __version__
+from ..relevance import make_relevance, validate_relevance
 
 
 STORE = "study.zarr"
@@ -322,8 +323,6 @@ class Study:
 
     def relevance(self, key):
         """The subject's relevance (validated DataArray, loaded, as it was explained)."""
-        from ..relevance import validate_relevance
-
         ds = self.dataset(key)
         try:
             names = [n for n, c in ds.coords.items() if set(c.dims) <= {"trial", "channel",
@@ -364,8 +363,6 @@ class Study:
 
     def group_maps(self, subjects=None, *, normalise=True):
         """Every subject's class averages as one relevance array (see :func:`group_maps`)."""
-        from ._group_report import group_maps
-
         return group_maps(self, subjects, normalise=normalise)
 
     @property
@@ -389,6 +386,82 @@ def _as_object_strings(obj):
         obj = obj.copy(data=fix(obj.values))
     return obj.assign_coords({n: (c.dims, fix(c.values), c.attrs)
                               for n, c in obj.coords.items()})
+
+
+def normalised_class_means(study, keys):
+    """Each subject's class averages in % of their mean absolute sum (no subject dominates)."""
+    out = {}
+    for key in keys:
+        cm = study.class_means(key)
+        scale = float(np.abs(cm.values).sum(axis=(1, 2)).mean())
+        out[key] = cm * (100.0 / scale if scale > 0 else 1.0)
+    return out
+
+
+def as_relevance(maps, labels, template):
+    """Maps (n, channel, time) as a relevance DataArray the viz functions take."""
+    pos = np.column_stack([template[c].values for c in ("ch_x", "ch_y", "ch_z")])
+    return make_relevance(np.asarray(maps, dtype=np.float32),
+                          channels=[str(c) for c in template.channel.values],
+                          times=template.time.values, y_pred=labels, target=labels,
+                          score=np.zeros(len(labels)), ch_pos=pos,
+                          attrs={"method": "group average", "sfreq": template.attrs["sfreq"]})
+
+
+def group_maps(study, subjects=None, *, normalise=True):
+    """Every subject's class averages as one relevance array, ready for :mod:`neurolrp.viz`.
+
+    Parameters
+    ----------
+    study : Study | path-like
+        A study (:func:`load_study`) or its folder.
+    subjects : list of str | None
+        Subject keys; default every complete subject. They must share
+        channels and samples.
+    normalise : bool
+        Express each subject's class averages in % of their mean absolute sum
+        over channels and time (the group report's normalisation), so that
+        no subject dominates an average over subjects.
+
+    Returns
+    -------
+    maps : xarray.DataArray
+        A relevance array (dims ``trial``, ``channel``, ``time``) with one
+        "trial" per subject and class: ``target`` (and ``y_pred``) the
+        class, ``subject`` the subject's key. ``viz.plot_group_topomaps(maps,
+        by="target")`` draws the grand average per class;
+        ``maps.sel(trial=maps.subject == key)`` one subject's maps.
+
+    Raises
+    ------
+    ValueError
+        No subjects, or subjects with different channels or samples.
+    """
+    if not isinstance(study, Study):
+        study = load_study(study)
+    keys = list(study.subjects if subjects is None else subjects)
+    if not keys:
+        raise ValueError(f"{study.path} holds no complete subject.")
+    if normalise:
+        means = normalised_class_means(study, keys)
+    else:
+        means = {k: study.class_means(k) for k in keys}
+    template = means[keys[0]]
+    for k in keys[1:]:
+        if list(means[k].channel.values) != list(template.channel.values) or \
+                means[k].sizes["time"] != template.sizes["time"]:
+            raise ValueError(f"{k} and {keys[0]} differ in channels or samples; choose "
+                             "subjects= that share them.")
+    maps, labels, owners = [], [], []
+    for k in keys:
+        for cls in map(str, means[k]["class"].values):
+            maps.append(means[k].sel({"class": cls}).values)
+            labels.append(cls)
+            owners.append(k)
+    out = as_relevance(maps, labels, template)
+    out.attrs["method"] = ("class averages per subject" +
+                           (", in % of each subject's mean absolute sum" if normalise else ""))
+    return out.assign_coords(subject=("trial", np.asarray(owners, dtype=object)))
 
 
 def _subject_row(key, attrs):
