@@ -842,8 +842,27 @@ def context_use(relevance, channels=None, times=None):
     return df
 
 
-def _aligned(rel_a, rel_b):
-    """The two relevance arrays on the same trials, channels (by name) and times."""
+def align_relevance(rel_a, rel_b):
+    """Check that two relevance arrays compare; ``rel_b``'s channels in ``rel_a``'s order.
+
+    Parameters
+    ----------
+    rel_a, rel_b : xarray.DataArray
+        Relevance of the same trials (with ``y_true``), explained for the
+        same targets, with the same channels (in any order) and times.
+
+    Returns
+    -------
+    rel_a, rel_b : xarray.DataArray
+        ``rel_a`` as given, ``rel_b`` with its channels in ``rel_a``'s order.
+
+    Raises
+    ------
+    ValueError
+        Other trials, channels, times or targets, or no ``y_true``.
+    TypeError
+        Not a relevance DataArray.
+    """
     for what, rel in (("rel_a", rel_a), ("rel_b", rel_b)):
         _check_rel(rel, what)
         if "y_true" not in rel.coords:
@@ -885,7 +904,7 @@ def compare_classifiers(rel_a, rel_b, *, k=10, channels=SENSORIMOTOR, names=("a"
         ``topk_overlap`` (Jaccard overlap of the top-k channels) and the
         share of positive relevance in ``channels`` for each classifier.
     """
-    rel_a, rel_b = _aligned(rel_a, rel_b)
+    rel_a, rel_b = align_relevance(rel_a, rel_b)
     ch = [str(c) for c in rel_a.channel.values]
     roi = [c for c in channels if c in ch]
     rows = []

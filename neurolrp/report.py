@@ -16,9 +16,10 @@ from ._utils import logger, use_log_level
 from .attribution import explain_out_of_fold
 from .decoding import BASELINE, best_network, chance_test, cross_validate
 from .lrp.composites import DEFAULT_COMPOSITE, get_composite
-from .relevance import channel_positions, save_relevance
-from .viz import (class_average, plot_channel_time, plot_class_gallery, plot_misclassified,
-                  plot_perturbation, plot_topomap, plot_trial, plot_trial_consistency)
+from .relevance import channel_positions, class_average, save_relevance
+from .viz import (plot_channel_time, plot_class_gallery, plot_group_channel_time,
+                  plot_group_topomaps, plot_misclassified, plot_perturbation, plot_topomap,
+                  plot_trial, plot_trial_consistency)
 
 #: The files a report folder holds (all written together, or none).
 REPORT_FILES = ("report.html", "summary.json", "relevance.nc")
@@ -469,7 +470,6 @@ def _add_class_maps(report, rel):
 def _add_statistics(report, rel, seed):
     """Cluster-based permutation tests of the correct trials' relevance, per class."""
     from .stats import one_sample_test
-    from .viz import plot_group_channel_time, plot_group_topomaps
 
     correct = rel.sel(trial=rel.correct)
     try:

@@ -47,14 +47,13 @@ import numpy as np
 import xarray as xr
 
 from ._utils import logger, use_log_level
-from .relevance import POS_COORDS, to_info, validate_relevance
+from .relevance import POS_COORDS, split_trials, to_info, validate_relevance
 
 #: Edges of the Delaunay triangulation longer than this many times the median
 #: edge are dropped (they join channels across the rim of the layout, e.g.
 #: T9 and AF7 on the 10-10 layout).
 MAX_EDGE_FACTOR = 1.8
 
-_GROUP_NAMES = {"correct": {True: "correct", False: "misclassified"}}
 
 
 def channel_adjacency(rel, *, max_distance="auto", verbose=None):
@@ -206,7 +205,7 @@ def one_sample_test(rel, *, by="target", groups=None, n_permutations=1024, thres
         _check_common(rel, tail, alpha, n_permutations)
         rel, adjacency = _prepare(rel, tmin, tmax, bin_width, adjacency, verbose)
         parts = []
-        for label, sel in _split(rel, by, groups):
+        for label, sel in split_trials(rel, by, groups):
             n = sel.sizes["trial"]
             _check_attainable(n, 2 ** n, n_permutations, alpha, tail, one_sample=True,
                               what=f"group {label!r}" if label is not None else "the selection")
@@ -302,7 +301,7 @@ def two_sample_test(rel, *, by="target", groups=None, n_permutations=1024, thres
         if by is None:
             raise ValueError("two_sample_test needs by= (a trial coordinate naming the groups).")
         rel, adjacency = _prepare(rel, tmin, tmax, bin_width, adjacency, verbose)
-        split = _split(rel, by, groups, keep_empty=True)
+        split = split_trials(rel, by, groups)
         if groups is None and len(split) != 2:
             raise ValueError(f"by={by!r} has {len(split)} value(s) "
                              f"({[lab for lab, _ in split]}); pass groups=(a, b) to pick two.")
@@ -369,7 +368,7 @@ def significant_sensors(result, tmin=None, tmax=None):
     mask : xarray.DataArray of bool, dims ``("channel",)``
         With the result's channel coordinates and positions.
     """
-    mask = _single(result)["mask"]
+    mask = select_group(result)["mask"]
     t = mask.time.values
     sel = np.ones(len(t), bool)
     if tmin is not None:
@@ -532,40 +531,6 @@ def _prepare(rel, tmin, tmax, bin_width, adjacency, verbose):
     return rel, adjacency
 
 
-def _split(rel, by, groups, keep_empty=False):
-    if by is None:
-        if rel.sizes["trial"] == 0:
-            raise ValueError("No trials to test (the selection is empty).")
-        return [(None, rel)]
-    if by not in rel.coords or rel[by].dims != ("trial",):
-        have = [c for c in rel.coords if rel[c].dims == ("trial",) and c != "trial"]
-        raise ValueError(f"by={by!r} is not a trial coordinate of the relevance; have {have}.")
-    values = rel[by].values
-    present = list(dict.fromkeys(values.tolist()))
-    if by == "correct":
-        present = sorted(present, reverse=True)  # correct first
-    else:
-        try:
-            present = sorted(present)
-        except TypeError:
-            pass
-    if groups is None:
-        groups = present
-    names = _GROUP_NAMES.get(by, {})
-    aliases = {v: k for k, v in names.items()}  # "misclassified" -> False
-    groups = [aliases.get(g, g) if isinstance(g, str) else g for g in groups]
-    out = []
-    for g in groups:
-        sel = rel.isel(trial=values == g)
-        if sel.sizes["trial"] == 0 and not keep_empty:
-            raise ValueError(f"Group {g!r} of {by!r} has no trials; present: {present}.")
-        if sel.sizes["trial"] == 0:
-            raise ValueError(f"Group {g!r} of {by!r} is empty; present: {present}. "
-                             + ("No trial was misclassified." if by == "correct" else ""))
-        out.append((names.get(g, str(g)), sel))
-    return out
-
-
 def _label(label):
     return "" if label is None else f" for {label!r}"
 
@@ -645,7 +610,28 @@ def _attrs(rel, kind, n_permutations, seed, tail, alpha, by, bin_width, tmin, tm
     }
 
 
-def _single(result):
+def select_group(result, group=None):
+    """One group's part of a test result, without the ``group`` dimension.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        From :func:`one_sample_test` or :func:`two_sample_test`.
+    group : str | None
+        The group to take from a per-group :func:`one_sample_test` result;
+        ``None``: the only group there is.
+
+    Returns
+    -------
+    result : xarray.Dataset
+
+    Raises
+    ------
+    ValueError
+        ``group`` is None and the result holds several groups.
+    """
+    if group is not None:
+        return result.sel(group=group)
     if "group" in result.dims:
         if result.sizes["group"] != 1:
             raise ValueError(f"The result holds {result.sizes['group']} groups "
@@ -655,5 +641,5 @@ def _single(result):
     return result
 
 
-__all__ = ["channel_adjacency", "one_sample_test", "two_sample_test", "significant_sensors",
-           "summary_table"]
+__all__ = ["channel_adjacency", "one_sample_test", "two_sample_test", "select_group",
+           "significant_sensors", "summary_table"]

@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from .._version import __version__
-from ..relevance import make_relevance, validate_relevance
+from ..relevance import class_average, make_relevance, validate_relevance
 
 
 STORE = "study.zarr"
@@ -163,8 +163,6 @@ def subject_dataset(rel, cv, config):
         (model, trial) and ``cv_proba`` (model, trial, class); strings as
         variable-length strings (what zarr v3 stores stably).
     """
-    from ..viz import class_average
-
     ds = rel.to_dataset()
     classes = [str(c) for c in cv.classes]
     means, counts = [], []
