@@ -138,7 +138,7 @@ def test_trial_consistency():
 
 def test_conditional_replacement_is_the_gaussian_conditional():
     """Removed channels = donor + E[x - donor | remaining channels], computed directly."""
-    from neurolrp.evaluation import _Filler, _unit_ids, spatial_precision
+    from neurolrp.evaluation._perturbation import _Filler, _unit_ids, spatial_precision
 
     rng = np.random.default_rng(0)
     mix = rng.standard_normal((6, 6))
