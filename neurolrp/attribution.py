@@ -6,9 +6,9 @@ import json
 import numpy as np
 import torch
 
-from ._checks import (check_bool, check_int, epoch_ids, epochs_arrays, pick_eeg,
-                      read_trials)
+from ._checks import check_bool, check_int
 from ._device import auto_batch_size, check_device, module_device
+from ._trials import epoch_ids, epochs_arrays, pick_eeg, read_trials
 from ._utils import progress
 from .lrp.activations import RELU_FAMILY
 from .lrp.composites import DEFAULT_COMPOSITE, GRADIENT_COMPOSITES, get_composite

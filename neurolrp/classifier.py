@@ -11,9 +11,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
-from ._checks import (atomic_file, check_int, check_number, check_output_file,
-                      read_trials)
+from ._checks import check_int, check_number
 from ._device import check_device, module_device
+from ._files import atomic_file, check_output_file
+from ._trials import read_trials
 from ._utils import logger, progress, use_log_level
 from .lrp.patterns import compute_patterns
 from .datasets import epochs_to_arrays

@@ -59,7 +59,7 @@ def _run_report(epochs, args, out=None):
 
 def _check_common(args):
     """Option values argparse cannot check, and the output folder: before any work."""
-    from ._checks import check_output_folder
+    from ._files import check_output_folder
     from .report import REPORT_FILES
 
     if args.folds < 2:
@@ -80,7 +80,7 @@ DEMO_TASKS = (("imagery/hands-feet", "hands-feet"), ("imagery/left-right", "left
 
 
 def cmd_demo(args):
-    from ._checks import check_output_folder
+    from ._files import check_output_folder
     from .datasets import load_eegbci
     from .report import REPORT_FILES
 
@@ -121,7 +121,7 @@ def write_index(out, reports, overwrite=False):
     """
     import html
 
-    from ._checks import atomic_file
+    from ._files import atomic_file
 
     out = Path(out)
     path = out / "index.html"

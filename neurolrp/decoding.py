@@ -15,7 +15,8 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
-from ._checks import check_bool, check_data, check_int, epoch_ids, pick_eeg
+from ._checks import check_bool, check_int
+from ._trials import check_data, epoch_ids, pick_eeg
 from ._utils import logger, progress_prefix, use_log_level
 from .classifier import MODEL_CHOICES, EEGClassifier
 from .datasets import epochs_to_arrays

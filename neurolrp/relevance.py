@@ -220,7 +220,7 @@ def save_relevance(rel, fname, *, overwrite=False):
     ValueError, TypeError
         ``rel`` does not follow the relevance convention.
     """
-    from ._checks import atomic_file, check_output_file
+    from ._files import atomic_file, check_output_file
 
     validate_relevance(rel, reduced=True)
     fname = check_output_file(fname, overwrite)

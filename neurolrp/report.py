@@ -11,7 +11,9 @@ import numpy as np
 import torch
 
 from ._version import __version__
-from ._checks import (atomic_folder, check_bool, check_int, check_output_folder, pick_eeg)
+from ._checks import check_bool, check_int
+from ._files import atomic_folder, check_output_folder
+from ._trials import pick_eeg
 from ._utils import logger, use_log_level
 from .attribution import explain_out_of_fold
 from .decoding import BASELINE, best_network, chance_test, cross_validate

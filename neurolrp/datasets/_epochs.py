@@ -7,7 +7,8 @@ from pathlib import Path
 import mne
 import numpy as np
 
-from .._checks import check_data, check_number, epochs_arrays, pick_eeg
+from .._checks import check_number
+from .._trials import check_data, epochs_arrays, pick_eeg
 from .._utils import logger, use_log_level
 from ._eegbci import standard_montage
 

@@ -10,7 +10,7 @@ other (:func:`compare_classifiers`).
 import numpy as np
 import pandas as pd
 
-from .._checks import check_data
+from .._trials import check_data
 
 #: The sensorimotor neighbourhoods of C3, Cz and C4: a region for :func:`context_use`.
 SENSORIMOTOR = ("FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",

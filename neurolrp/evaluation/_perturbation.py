@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from .._checks import check_data, check_like_fit, epoch_ids, epochs_arrays
+from .._trials import check_data, check_like_fit, epoch_ids, epochs_arrays
 from .._utils import progress
 from ..attribution import explain
 from ..classifier import EEGClassifier

@@ -3,11 +3,11 @@
 import html
 import json
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_file
 from .._version import __version__
 from ._store import Study, as_relevance, group_maps, load_study, normalised_class_means
 
@@ -362,9 +362,8 @@ def group_report(study, fname=None, *, window=None):
             ["neurolrp", __version__]]
     rep.add_html(_html_table(rows, ["", ""]), "How it was made", section="How it was made")
     fname.parent.mkdir(parents=True, exist_ok=True)
-    tmp = fname.with_name(f".{fname.stem}-{uuid.uuid4().hex[:8]}.html")
-    rep.save(tmp, open_browser=False, overwrite=True, verbose=False)
-    os.replace(tmp, fname)
+    with atomic_file(fname) as tmp:
+        rep.save(tmp, open_browser=False, overwrite=True, verbose=False)
     return fname
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._files import write_bytes_atomic
 from .._version import __version__
 from ..relevance import class_average, make_relevance, validate_relevance
 
@@ -134,14 +135,6 @@ def _group_attrs(path):
     return meta.get("attributes") or {}
 
 
-def _atomic_write_bytes(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def subject_dataset(rel, cv, config):
     """The subject's relevance, class averages and cross-validation as one Dataset.
 
@@ -234,7 +227,7 @@ def _commit(paths, group, key, ds, attrs):
 
 def _commit_subject(paths, source, result):
     key = result["key"]
-    _atomic_write_bytes(paths["reports"] / f"{key}.html", result["html"])
+    write_bytes_atomic(paths["reports"] / f"{key}.html", result["html"])
     attrs = {"neurolrp_subject": {
         "key": key, "dataset": source.label, "subject": result["subject"],
         "dataset_options": source.options, "summary": result["summary"],
@@ -569,5 +562,5 @@ def write_table(path):
     """
     study = load_study(path)
     target = _paths(path)["csv"]
-    _atomic_write_bytes(target, study.table.to_csv().encode())
+    write_bytes_atomic(target, study.table.to_csv().encode())
     return target
