@@ -243,10 +243,7 @@ def build_parser():
                     "out-of-fold LRP of every trial, one HTML report per task "
                     "(OUT/hands-feet/, OUT/left-right/) and OUT/index.html linking them.")
     _add_common(demo, "shallow")  # the bundled data are band power: no choice to make
-    demo.set_defaults(func=cmd_demo, out="neurolrp-demo")
-    for action in demo._actions:
-        if action.dest == "out":
-            action.default = "neurolrp-demo"
+    demo.set_defaults(func=cmd_demo, out="neurolrp-demo")  # also the default --help shows
     run = sub.add_parser(
         "run", help="the same job for another subject, task or your own epochs",
         description="Cross-validate, explain every trial and write a report for one subject: "

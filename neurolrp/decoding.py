@@ -271,7 +271,7 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
                              "model, seed and verbosity itself.")
         # every network's parameters are checked now, not in the first fold
         for name in models:
-            EEGClassifier(name, seed=seed, verbose=False, **classifier_params)._validate_params()
+            EEGClassifier(name, seed=seed, verbose=False, **classifier_params).validate_params()
     with use_log_level(verbose):
         epochs = pick_eeg(epochs)  # once: every model and the baseline see the same channels
     X, y, sfreq = epochs_to_arrays(epochs)

@@ -49,7 +49,7 @@ import mne
 
 from .._utils import logger, use_log_level
 from ._eegbci import standard_montage
-from ._simulate import ALPHA_BAND, EEGBCI_CHANNELS, MASK_LEVEL, _band_noise, _pink_noise
+from ._simulate import ALPHA_BAND, EEGBCI_CHANNELS, MASK_LEVEL, band_noise, pink_noise
 
 #: The 28 EEG channels of the BCI Competition II self-paced typing data
 #: (data set IV; Blankertz et al. 2002), the default of :func:`simulate_erp`.
@@ -291,9 +291,9 @@ def simulate_erp(
         n_long = max(n_t, int(round(BACKGROUND_SECONDS * sfreq)))
         mix = np.stack([_kernel(ch_names, c, 0.6) for c in ch_names])
         mix /= np.linalg.norm(mix, axis=1, keepdims=True)
-        pink = _pink_noise(rng, (n_trials, n_ch, n_long), sfreq)[..., -n_t:]
+        pink = pink_noise(rng, (n_trials, n_ch, n_long), sfreq)[..., -n_t:]
         background = np.einsum("cd,ndt->nct", mix, pink)
-        alpha = _band_noise(rng, (n_trials, 1, n_long), sfreq, ALPHA_BAND)[..., -n_t:]
+        alpha = band_noise(rng, (n_trials, 1, n_long), sfreq, ALPHA_BAND)[..., -n_t:]
         background += 0.7 * _kernel(ch_names, "Oz", 0.5)[:, None] * alpha
         background += 0.3 * rng.standard_normal(background.shape)
 

@@ -72,7 +72,7 @@ def spatial_kernel(ch_names, centre, sigma=SOURCE_SIGMA):
     return np.exp(-(angle**2) / (2 * sigma**2))
 
 
-def _band_noise(rng, shape, sfreq, band):
+def band_noise(rng, shape, sfreq, band):
     """Gaussian noise band-limited to ``band`` with unit variance."""
     n = shape[-1]
     spec = np.fft.rfft(rng.standard_normal(shape), axis=-1)
@@ -82,7 +82,8 @@ def _band_noise(rng, shape, sfreq, band):
     return x / x.std()
 
 
-def _pink_noise(rng, shape, sfreq):
+def pink_noise(rng, shape, sfreq):
+    """Gaussian noise with a 1/f power spectrum (no DC) and unit variance."""
     n = shape[-1]
     spec = np.fft.rfft(rng.standard_normal(shape), axis=-1)
     freqs = np.fft.rfftfreq(n, 1 / sfreq)
@@ -218,8 +219,8 @@ def simulate_motor_imagery(
         # background: pink noise mixed by a broad kernel (volume conduction)
         mix = np.stack([spatial_kernel(ch_names, c, sigma=0.6) for c in ch_names])
         mix /= np.linalg.norm(mix, axis=1, keepdims=True)
-        background = np.einsum("cd,ndt->nct", mix, _pink_noise(rng, shape, sfreq))
-        alpha = _band_noise(rng, (n_trials, 1, n_t), sfreq, ALPHA_BAND)
+        background = np.einsum("cd,ndt->nct", mix, pink_noise(rng, shape, sfreq))
+        alpha = band_noise(rng, (n_trials, 1, n_t), sfreq, ALPHA_BAND)
         background += 0.7 * spatial_kernel(ch_names, "Oz", sigma=0.5)[:, None] * alpha
         background += 0.3 * rng.standard_normal(shape)
 
@@ -230,8 +231,8 @@ def simulate_motor_imagery(
             centre = CLASS_SOURCES[cls]
             centres[cls] = centre
             i = ch_names.index(centre)
-            rhythm = _band_noise(rng, (n_trials, n_t), sfreq, MU_BAND)
-            rhythm += 0.5 * _band_noise(rng, (n_trials, n_t), sfreq, BETA_BAND)
+            rhythm = band_noise(rng, (n_trials, n_t), sfreq, MU_BAND)
+            rhythm += 0.5 * band_noise(rng, (n_trials, n_t), sfreq, BETA_BAND)
             # scale so that the rhythm's mu power at the centre is snr x the rest's
             gain = np.sqrt(snr * band_power(background[:, i], sfreq, MU_BAND).mean()
                            / band_power(rhythm, sfreq, MU_BAND).mean())

@@ -32,7 +32,8 @@ FORMAT = 1
 _OUR_ENTRIES = (STORE, "study.csv", "report.html", "reports", ".partial")
 
 
-def _paths(out):
+def study_paths(out):
+    """Every path of the study folder ``out``, by role (see :mod:`neurolrp.study`)."""
     out = Path(out).expanduser()
     return {"out": out, "store": out / STORE, "subjects": out / STORE / "subjects",
             "transfer": out / STORE / "transfer", "partial": out / ".partial",
@@ -53,9 +54,9 @@ def _study_attrs(store):
     return (meta.get("attributes") or {}).get("neurolrp_study")
 
 
-def _check_out(out, config, resume, overwrite):
+def check_out(out, config, resume, overwrite):
     """Decide what happens to ``out``: 'new', 'resume'. Raise before any work."""
-    p = _paths(out)
+    p = study_paths(out)
     folder = p["out"]
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"out={str(folder)!r} is a file; a study needs a folder.")
@@ -93,7 +94,7 @@ def _check_out(out, config, resume, overwrite):
     return "resume"
 
 
-def _create_store(paths, config):
+def create_store(paths, config):
     """Write the store's root (once): built aside, then renamed into place."""
     import zarr
 
@@ -112,7 +113,7 @@ def _create_store(paths, config):
     os.rename(tmp, paths["store"])
 
 
-def _remove_study(paths):
+def remove_study(paths):
     """Remove what a study wrote (only that); the folder's other files stay."""
     for name in _OUR_ENTRIES:
         target = paths["out"] / name
@@ -122,7 +123,7 @@ def _remove_study(paths):
             target.unlink()
 
 
-def _group_state(path):
+def group_state(path):
     """'complete', 'incomplete' or None for a subject/transfer group folder."""
     meta = _read_json(Path(path) / "zarr.json")
     if meta is None:
@@ -130,7 +131,8 @@ def _group_state(path):
     return "complete" if (meta.get("attributes") or {}).get("complete") is True else "incomplete"
 
 
-def _group_attrs(path):
+def group_attrs(path):
+    """The attributes of a subject or transfer group, read from its zarr.json."""
     meta = _read_json(Path(path) / "zarr.json") or {}
     return meta.get("attributes") or {}
 
@@ -206,7 +208,7 @@ def _encoding(ds):
     return {"relevance": {"chunks": chunk}}
 
 
-def _commit(paths, group, key, ds, attrs):
+def commit_group(paths, group, key, ds, attrs):
     """Write a group under .partial, mark it complete last, rename it into the store."""
     tmp = paths["partial"] / f"{group}-{key}-{uuid.uuid4().hex[:8]}"
     tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -225,7 +227,8 @@ def _commit(paths, group, key, ds, attrs):
     return final
 
 
-def _commit_subject(paths, source, result):
+def commit_subject(paths, source, result):
+    """Store one subject's result: its report, then its group (see :func:`commit_group`)."""
     key = result["key"]
     write_bytes_atomic(paths["reports"] / f"{key}.html", result["html"])
     attrs = {"neurolrp_subject": {
@@ -233,16 +236,16 @@ def _commit_subject(paths, source, result):
         "dataset_options": source.options, "summary": result["summary"],
         "timing": result["timing"], "report": f"reports/{key}.html",
         "written": time.strftime("%Y-%m-%dT%H:%M:%S")}}
-    return _commit(paths, "subjects", key, result["dataset"], attrs)
+    return commit_group(paths, "subjects", key, result["dataset"], attrs)
 
 
-def _check_dataset_options(paths, source):
+def check_dataset_options(paths, source):
     """A dataset already in the study must come with the same options."""
     folder = paths["subjects"]
     if not folder.is_dir():
         return
     for entry in sorted(folder.iterdir()):
-        info = _group_attrs(entry).get("neurolrp_subject") or {}
+        info = group_attrs(entry).get("neurolrp_subject") or {}
         if info.get("dataset") == source.label:
             old = info.get("dataset_options")
             if old != json.loads(json.dumps(source.options)):
@@ -504,7 +507,7 @@ def load_study(path):
     path = Path(path).expanduser()
     if path.name == STORE or (path / "zarr.json").exists() and not (path / STORE).exists():
         path = path.parent if path.name == STORE else path
-    paths = _paths(path)
+    paths = study_paths(path)
     if not paths["store"].exists():
         raise FileNotFoundError(f"No study in {path} (no {STORE} there).")
     meta = _study_attrs(paths["store"])
@@ -515,11 +518,11 @@ def load_study(path):
         folder = paths[group]
         entries = sorted(e for e in folder.iterdir() if e.is_dir()) if folder.is_dir() else []
         for entry in entries:
-            state = _group_state(entry)
+            state = group_state(entry)
             if state != "complete":
                 incomplete.append(f"{group}/{entry.name}")
             elif group == "subjects":
-                rows.append(_subject_row(entry.name, _group_attrs(entry)))
+                rows.append(_subject_row(entry.name, group_attrs(entry)))
     table = pd.DataFrame(rows).set_index("subject") if rows else pd.DataFrame(
         columns=["dataset", "number"]).rename_axis("subject")
     transfer = _read_transfer(paths, table.index)
@@ -537,7 +540,7 @@ def _read_transfer(paths, subjects):
     parts = []
     for key in subjects:
         entry = folder / key
-        if _group_state(entry) != "complete":
+        if group_state(entry) != "complete":
             continue
         ds = xr.open_zarr(str(entry), consolidated=False).load()
         df = ds.to_dataframe().reset_index()
@@ -561,6 +564,6 @@ def write_table(path):
         ``study.csv`` in the study folder.
     """
     study = load_study(path)
-    target = _paths(path)["csv"]
+    target = study_paths(path)["csv"]
     write_bytes_atomic(target, study.table.to_csv().encode())
     return target
