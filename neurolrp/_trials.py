@@ -21,12 +21,11 @@ Their messages speak of the user's input (channel names, shapes, labels) and
 say what to do.
 """
 
-import contextlib
 import numbers
 
 import numpy as np
 
-from ._utils import logger, use_log_level
+from ._utils import logger, verbose
 
 #: Largest magnitude a float32 holds; finite float64 values above it become inf.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -270,6 +269,7 @@ class Trials:
         self.ch_names, self.sfreq, self.tmin = ch_names, sfreq, tmin
 
 
+@verbose
 def read_trials(X, y=None, *, est=None, what="X", epochs_what="epochs", cast=True,
                 verbose=None):
     """The one input check of every entry point that takes trials.
@@ -294,8 +294,7 @@ def read_trials(X, y=None, *, est=None, what="X", epochs_what="epochs", cast=Tru
         How messages name the input, and epochs in particular.
     cast : bool
         Return float32 data (else the input's dtype).
-    verbose : bool | str | int | None
-        Log level while picking channels; None keeps the current level.
+    %(verbose)s
 
     Returns
     -------
@@ -305,9 +304,8 @@ def read_trials(X, y=None, *, est=None, what="X", epochs_what="epochs", cast=Tru
 
     ch_names = sfreq = tmin = picked = None
     if isinstance(X, mne.BaseEpochs):
-        with use_log_level(verbose) if verbose is not None else contextlib.nullcontext():
-            picked = pick_eeg(X, epochs_what)
-            data, y_ep, sfreq, ch_names = epochs_arrays(picked, epochs_what)
+        picked = pick_eeg(X, epochs_what)
+        data, y_ep, sfreq, ch_names = epochs_arrays(picked, epochs_what)
         tmin = float(picked.tmin)
         if y is None:
             y = y_ep

@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from .._trials import check_data, check_like_fit, epoch_ids, epochs_arrays
-from .._utils import progress
+from .._utils import progress, verbose
 from ..attribution import explain
 from ..classifier import EEGClassifier
 from ..decoding import BASELINES, CVResult
@@ -395,6 +395,7 @@ def _reference(clf, Xs, data, train, reference, replacement):
     return ref, self_donor, precision
 
 
+@verbose
 def perturbation(model, data, relevance=None, *, network=None,
                  methods=("lrp", "gradient", "random"), composite=None,
                  granularities=GRANULARITIES, n_steps=10, max_fraction=0.5,
@@ -464,8 +465,7 @@ def perturbation(model, data, relevance=None, *, network=None,
         ``data`` (pass the training trials when you have them).
     seed : int
         Seed of the replacements, the random method and tie breaking.
-    verbose : bool | None
-        Show progress.
+    %(verbose)s
 
     Returns
     -------

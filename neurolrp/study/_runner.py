@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from .._checks import check_int
-from .._utils import logger, use_log_level
+from .._utils import logger, verbose
 from ._inputs import (check_config, check_count, check_subjects, load_subject, local_size,
                       progress_bar, resolve_dataset, set_threads)
 from ._store import (check_dataset_options, check_out, commit_subject, create_store, group_state,
@@ -189,12 +189,13 @@ def _client(scheduler, n_workers, threads_per_worker, verbose):
             cluster.close()
 
 
+@verbose
 def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neurolrp-study",
               models=("shallow",), composite=None, folds=5, seed=0, classifier_params=None,
               resample=80.0, tmin=None, tmax=None, quality=True, transfer=False,
               dataset_params=None, data_path=None, scheduler=None, n_workers=None,
               threads_per_worker=1, slider_trials=SLIDER_TRIALS, resume=True, overwrite=False,
-              report=True, verbose=True):
+              report=True, verbose=None):
     """Run the whole job for many subjects on dask, into one zarr store.
 
     Per subject: cross-validation of the networks beside CSP + LDA on the
@@ -276,8 +277,8 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
         is removed).
     report : bool
         Write the group report.
-    verbose : bool
-        Progress over subjects and a line per finished subject.
+    %(verbose)s
+        At ``"info"``: progress over subjects and a line per finished subject.
 
     Returns
     -------
@@ -323,42 +324,41 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
     paths = study_paths(out)
     check_dataset_options(paths, source)
 
-    with use_log_level(verbose):
-        if mode == "overwrite":
-            logger.info(f"Replacing the study in {paths['out']}")
-            remove_study(paths)
-        if mode in ("new", "overwrite"):
-            create_store(paths, config)
-        shutil.rmtree(paths["partial"], ignore_errors=True)  # leftovers of a killed run
-        keys = {s: source.key(s) for s in subjects}
-        done = [s for s in subjects if group_state(paths["subjects"] / keys[s]) == "complete"]
-        todo = [s for s in subjects if s not in done]
-        if done:
-            logger.info(f"{len(done)} of {len(subjects)} subject(s) already complete in "
-                        f"{paths['store']}; skipped.")
-        failed = {}
-        t0 = time.perf_counter()
-        if todo or transfer:
-            with _client(scheduler, n_workers, threads_per_worker, verbose) as (client, where):
-                if todo:
-                    logger.info(f"Running {len(todo)} subject(s) of {source.label} on {where}")
-                    failed.update(_run_subjects(client, paths, source, todo, config,
-                                                threads_per_worker, slider_trials, verbose))
-                if transfer:
-                    failed.update(run_transfer(client, paths, source, subjects, config,
-                                               threads_per_worker, verbose))
-        shutil.rmtree(paths["partial"], ignore_errors=True)
-        write_table(paths["out"])
-        if failed:
-            logger.warning(f"{len(failed)} failed: " + "; ".join(
-                f"{k}: {v.splitlines()[0]}" for k, v in failed.items()))
-        if report:
-            study = load_study(paths["out"])
-            if study.subjects:
-                path = group_report(study)
-                logger.info(f"Group report: {path.resolve()}")
-        logger.info(f"Study: {len(subjects) - len(failed)} of {len(subjects)} subject(s) "
-                    f"complete in {paths['store']} ({time.perf_counter() - t0:.0f} s)")
+    if mode == "overwrite":
+        logger.info(f"Replacing the study in {paths['out']}")
+        remove_study(paths)
+    if mode in ("new", "overwrite"):
+        create_store(paths, config)
+    shutil.rmtree(paths["partial"], ignore_errors=True)  # leftovers of a killed run
+    keys = {s: source.key(s) for s in subjects}
+    done = [s for s in subjects if group_state(paths["subjects"] / keys[s]) == "complete"]
+    todo = [s for s in subjects if s not in done]
+    if done:
+        logger.info(f"{len(done)} of {len(subjects)} subject(s) already complete in "
+                    f"{paths['store']}; skipped.")
+    failed = {}
+    t0 = time.perf_counter()
+    if todo or transfer:
+        with _client(scheduler, n_workers, threads_per_worker, verbose) as (client, where):
+            if todo:
+                logger.info(f"Running {len(todo)} subject(s) of {source.label} on {where}")
+                failed.update(_run_subjects(client, paths, source, todo, config,
+                                            threads_per_worker, slider_trials, verbose))
+            if transfer:
+                failed.update(run_transfer(client, paths, source, subjects, config,
+                                           threads_per_worker, verbose))
+    shutil.rmtree(paths["partial"], ignore_errors=True)
+    write_table(paths["out"])
+    if failed:
+        logger.warning(f"{len(failed)} failed: " + "; ".join(
+            f"{k}: {v.splitlines()[0]}" for k, v in failed.items()))
+    if report:
+        study = load_study(paths["out"])
+        if study.subjects:
+            path = group_report(study)
+            logger.info(f"Group report: {path.resolve()}")
+    logger.info(f"Study: {len(subjects) - len(failed)} of {len(subjects)} subject(s) "
+                f"complete in {paths['store']} ({time.perf_counter() - t0:.0f} s)")
     study = load_study(paths["out"])
     study.failed = failed
     return study
