@@ -127,7 +127,7 @@ def _worker_demo(out_dir):
     rp.explain_out_of_fold = clock.wrap("explaining", keep("rel", rp.explain_out_of_fold))
     ev.perturbation = clock.wrap("perturbation", keep("pert", ev.perturbation))
     for mod, name in ((rp, "plot_topomap"), (rp, "plot_channel_time"), (rp, "plot_class_gallery"),
-                      (rp, "_accuracy_figure"), (rp, "_confusion_figure"), (rp, "_add_figure"),
+                      (rp, "_accuracy_figure"), (rp, "_confusion_figure"), (rp, "add_figure"),
                       (rp, "plot_perturbation")):
         setattr(mod, name, clock.wrap("plotting", getattr(mod, name)))
 

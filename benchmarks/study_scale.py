@@ -44,13 +44,13 @@ def _load():
 
 
 def _settings(args):
-    from neurolrp.study._inputs import _check_config, _resolve_dataset
+    from neurolrp.study._inputs import check_config, resolve_dataset
 
     subjects = list(range(1, args.subjects + 1))
-    source = _resolve_dataset("simulated", None, {"n_trials": args.trials}, None, subjects)
+    source = resolve_dataset("simulated", None, {"n_trials": args.trials}, None, subjects)
     params = {"max_epochs": args.max_epochs} if args.max_epochs else {}
-    config, _ = _check_config(("shallow",), None, args.folds, 0, params, 80.0, None, None,
-                              args.quality)
+    config, _ = check_config(("shallow",), None, args.folds, 0, params, 80.0, None, None,
+                             args.quality)
     kw = dict(dataset="simulated", dataset_params={"n_trials": args.trials}, folds=args.folds,
               classifier_params=params or None, resample=80.0, quality=args.quality,
               report=False, verbose=False)
@@ -93,11 +93,11 @@ def eegbci_cost(quality):
     import torch
 
     from neurolrp.study import process_subject
-    from neurolrp.study._inputs import _check_config, _resolve_dataset
+    from neurolrp.study._inputs import check_config, resolve_dataset
 
     torch.set_num_threads(1)
-    source = _resolve_dataset("eegbci", "imagery/hands-feet", None, None, [1])
-    config, _ = _check_config(("shallow",), None, 5, 0, None, 80.0, None, None, quality)
+    source = resolve_dataset("eegbci", "imagery/hands-feet", None, None, [1])
+    config, _ = check_config(("shallow",), None, 5, 0, None, 80.0, None, None, quality)
     t0, c0 = time.perf_counter(), time.process_time()
     res = process_subject(source, 1, config, threads=1)
     return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
@@ -116,7 +116,7 @@ def main():
     parser.add_argument("--skip-eegbci", action="store_true",
                         help="do not measure the eegmmidb per-subject cost")
     args = parser.parse_args()
-    from neurolrp.study._inputs import _cores_given
+    from neurolrp.study._inputs import cores_given
 
     subjects, source, config, kw = _settings(args)
     print(f"{len(subjects)} simulated subjects x {args.trials} trials, 64 channels, -1 to 4 s "
@@ -124,7 +124,7 @@ def main():
           f"({'max_epochs ' + str(args.max_epochs) if args.max_epochs else 'its own training'})"
           f" beside CSP + LDA, out-of-fold LRP, subject reports "
           f"({'with' if args.quality else 'without'} perturbation); cores given: "
-          f"{_cores_given()}; load average at start {_load()}", flush=True)
+          f"{cores_given()}; load average at start {_load()}", flush=True)
     root = tempfile.mkdtemp(prefix="neurolrp-study-scale-")
     try:
         results = {}

@@ -1,6 +1,6 @@
 """neurolrp: explain deep-learning decisions on EEG, trial by trial, with LRP."""
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 from ._threads import tune_threads  # noqa: E402
 

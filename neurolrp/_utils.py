@@ -1,12 +1,14 @@
-"""Small helpers shared by every stage: logging, progress, input checks."""
+"""Small helpers shared by every stage: logging (the ``verbose`` convention) and progress."""
 
 import contextlib
 import contextvars
+import functools
+import inspect
 import logging
 import os
 import sys
 
-import numpy as np
+from ._docs import fill_doc
 
 logger = logging.getLogger("neurolrp")
 if not logger.handlers:
@@ -78,6 +80,55 @@ def use_log_level(verbose):
         yield
     finally:
         logger.setLevel(old)
+
+
+def verbose(function):
+    """Decorator: run ``function`` at the log level its ``verbose`` argument asks for.
+
+    MNE's convention (:func:`mne.verbose`): ``verbose=None`` leaves neurolrp's
+    log level as it is, so a call inside another inherits the caller's level;
+    any other value sets it for the call (:func:`use_log_level`). The
+    docstring's ``%(verbose)s`` (and any other :data:`~neurolrp._docs.docdict`
+    entry) is filled in.
+
+    Parameters
+    ----------
+    function : callable
+        A function with a ``verbose`` parameter whose default is ``None``.
+
+    Returns
+    -------
+    wrapper : callable
+        ``function`` with the level applied around each call.
+
+    Raises
+    ------
+    TypeError
+        ``function`` has no ``verbose`` parameter, or its default is not None.
+    """
+    params = inspect.signature(function).parameters
+    if "verbose" not in params or params["verbose"].default is not None:
+        raise TypeError(f"{function.__qualname__} must take verbose=None to use @verbose.")
+    names = list(params)
+    # where a positional verbose would sit (most functions take it by keyword only)
+    position = (names.index("verbose")
+                if params["verbose"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else None)
+    fill_doc(function)
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if "verbose" in kwargs:
+            level = kwargs["verbose"]
+        elif position is not None and len(args) > position:
+            level = args[position]
+        else:
+            level = None
+        if level is None:
+            return function(*args, **kwargs)
+        with use_log_level(level):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 #: Prefix of every progress bar's description in the current context (see
@@ -167,31 +218,3 @@ def progress(iterable, desc, total=None, verbose=None):
 
     return tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stderr,
                 dynamic_ncols=mode == "terminal", mininterval=0.2 if mode == "terminal" else 2.0)
-
-
-def check_finite(data, what="data"):
-    """Raise a ValueError naming where NaN or inf values sit in ``data``."""
-    data = np.asarray(data)
-    bad = ~np.isfinite(data)
-    if bad.any():
-        where = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{what} contains {int(bad.sum())} NaN or infinite value(s) "
-            f"(first at index {tuple(int(i) for i in where)}). Remove or "
-            "interpolate bad segments before using neurolrp."
-        )
-
-
-def check_3d(data, what="X"):
-    """Return ``data`` as a float array (n_trials, n_channels, n_times)."""
-    data = np.asarray(data)
-    if data.ndim != 3:
-        raise ValueError(
-            f"{what} must have shape (n_trials, n_channels, n_times), got an "
-            f"array with {data.ndim} dimension(s) and shape {data.shape}."
-        )
-    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
-        raise ValueError(f"{what} must hold real numbers, got dtype {data.dtype}.")
-    if 0 in data.shape:
-        raise ValueError(f"{what} is empty (shape {data.shape}).")
-    return data

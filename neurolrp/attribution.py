@@ -5,10 +5,11 @@ import json
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 
-from ._checks import (check_bool, check_int, epoch_ids, epochs_arrays, pick_eeg,
-                      read_trials)
+from ._checks import check_bool, check_int
 from ._device import auto_batch_size, check_device, module_device
+from ._trials import epoch_ids, epochs_arrays, pick_eeg, read_trials
 from ._utils import progress
 from .lrp.activations import RELU_FAMILY
 from .lrp.composites import DEFAULT_COMPOSITE, GRADIENT_COMPOSITES, get_composite
@@ -25,7 +26,7 @@ def _resolve_model(model):
     from .classifier import EEGClassifier
 
     if isinstance(model, EEGClassifier):
-        model._check_fitted()
+        check_is_fitted(model)
         return (model.module_, model.scale, [str(c) for c in model.classes_], model.sfreq_,
                 np.asarray(model.classes_))
     if isinstance(model, torch.nn.Module):
@@ -51,7 +52,7 @@ def _resolve_data(data, y, model=None):
 
     fitted = model if isinstance(model, EEGClassifier) else None
     if fitted is not None:
-        fitted._check_fitted()
+        check_is_fitted(fitted)
     # the same reading and checks as EEGClassifier.predict's (one path, see read_trials)
     trials = read_trials(data, y, est=fitted, what="data", epochs_what="data", cast=False)
     X, y = trials.data, trials.y

@@ -270,8 +270,13 @@ def explain_bands(model, data, bands, *, epsilon=0.1, sfreq=None, y=None, batch_
     >>> rel = neurolrp.explain_bands(clf, epochs, {"mu": (8, 13), "beta": (13, 30)})
     >>> rel.sel(band="mu").mean("trial")  # the mu band's class-average map
     """
+    import torch
+    from sklearn.utils.validation import check_is_fitted
+
     from ._checks import check_int, check_number
-    from .attribution import _resolve_data, _resolve_model, explain
+    from ._trials import read_trials
+    from .attribution import explain
+    from .classifier import EEGClassifier
 
     method = kwargs.get("method", "lrp")
     if method not in _CONTRIBUTION_METHODS:
@@ -281,8 +286,18 @@ def explain_bands(model, data, bands, *, epsilon=0.1, sfreq=None, y=None, batch_
     epsilon = check_number(epsilon, "epsilon", low=0.0)
     batch_size = check_int(batch_size, "batch_size", low=1)
     sfreq = check_number(sfreq, "sfreq", low=0.0, low_open=True, none_ok=True)
-    _, scale, _, model_sfreq, _ = _resolve_model(model)
-    X, _, _, _, _, data_sfreq = _resolve_data(data, y, model)
+    # what the network reads and at which rate, through explain's own reading of the data
+    # (explain then refuses anything else about them, still before any work)
+    fitted = model if isinstance(model, EEGClassifier) else None
+    if fitted is not None:
+        check_is_fitted(fitted)
+    elif not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a fitted neurolrp.EEGClassifier or a torch.nn.Module, "
+                        f"got {type(model).__name__}.")
+    scale = fitted.scale if fitted is not None else None
+    model_sfreq = fitted.sfreq_ if fitted is not None else None
+    trials = read_trials(data, y, est=fitted, what="data", epochs_what="data", cast=False)
+    X, data_sfreq = trials.data, trials.sfreq
     known = [s for s in (model_sfreq, data_sfreq) if s]
     if sfreq is not None and known and not np.isclose(sfreq, known[0]):
         raise ValueError(f"sfreq={sfreq:g} Hz contradicts the {known[0]:g} Hz of the "

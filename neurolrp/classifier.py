@@ -11,9 +11,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
-from ._checks import (atomic_file, check_int, check_number, check_output_file,
-                      read_trials)
+from ._checks import check_int, check_number
 from ._device import check_device, module_device
+from ._files import atomic_file, check_output_file
+from ._trials import read_trials
 from ._utils import logger, progress, use_log_level
 from .lrp.patterns import compute_patterns
 from .datasets import epochs_to_arrays
@@ -152,8 +153,19 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "module_")
 
-    def _validate_params(self):
-        """Check every constructor parameter; raise before any work."""
+    def validate_params(self):
+        """Check every constructor parameter; raise before any work.
+
+        :meth:`fit` calls it first; :func:`~neurolrp.cross_validate` calls it
+        for every network before the first fold.
+
+        Raises
+        ------
+        ValueError
+            A parameter out of range or unknown (``model``, ``model_params``).
+        TypeError
+            A parameter of the wrong type.
+        """
         if not isinstance(self.model, str) or self.model not in MODEL_CHOICES:
             raise ValueError(f"model must be one of {list(MODEL_CHOICES)}, got {self.model!r}.")
         if self.model == "auto" and self.model_params is not None:
@@ -289,7 +301,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         TypeError
             A parameter of the wrong type.
         """
-        self._validate_params()
+        self.validate_params()
         data, y, ch_names = self._arrays(X, y, fitting=True)
         if y is None:
             raise ValueError(
@@ -346,10 +358,60 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.patterns_ = compute_patterns(module, x_all)
         return self
 
+    def fine_tune(self, X, y, *, seed=None):
+        """Continue training the fitted network on more trials, with :meth:`fit`'s own loop.
+
+        Adam (``lr``, ``max_epochs`` and ``patience`` as at fit), early stopping
+        on a stratified validation split of ``X`` (``validation_size``),
+        ending in the best weights; the input scaling, classes and everything
+        else learned at fit stay as they are (set ``scale_mean_`` and ``scale_std_`` first to
+        scale the new trials otherwise). The study's subject-to-subject
+        transfer fine-tunes a network pre-trained on other subjects this way.
+
+        Parameters
+        ----------
+        X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+            Trials like those at fit (channels, sampling rate, length).
+        y : array, shape (n_trials,) | None
+            Labels, each a class seen at fit; default the epochs' event names.
+        seed : int | None
+            Seed of the weights' update order and the validation split;
+            default the classifier's ``seed``.
+
+        Returns
+        -------
+        self : EEGClassifier
+            ``history_`` and ``best_epoch_`` now describe the fine-tuning.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            Data unlike those at fit, no labels, or a label that is not a
+            class of the classifier.
+        """
+        data, y, _ = self._arrays(X, y)
+        if y is None:
+            raise ValueError("fine_tune needs labels: pass y (or mne.Epochs, whose event names "
+                             "are the labels).")
+        position = {c: k for k, c in enumerate(self.classes_.tolist())}
+        unknown = sorted({str(v) for v in y if v not in position})
+        if unknown:
+            raise ValueError(f"Labels {unknown[:10]} are not classes of the classifier "
+                             f"({self.classes_.tolist()}).")
+        seed = self.seed if seed is None else check_int(seed, "seed", low=0, high=2**32 - 1)
+        y_idx = np.array([position[v] for v in y], dtype=np.int64)
+        torch.manual_seed(seed)
+        self.history_, self.best_epoch_ = self._train(
+            self.module_, torch.from_numpy(self.scale(data)), y_idx, self._training(self.model_),
+            np.random.default_rng(seed), seed, module_device(self.module_))
+        return self
+
     def _train(self, module, x_all, y_idx, training, rng, seed, device):
         """Adam with early stopping on a stratified validation split; ends in the best weights.
 
-        Shared by :meth:`fit` and the study's fine-tuning (which continues a
+        Shared by :meth:`fit` and :meth:`fine_tune` (which continues a
         fitted network). ``x_all`` is scaled input on the CPU (batches travel
         to ``device``), ``rng`` orders the trials, ``seed`` draws the split.
         Returns the per-epoch history and the best epoch; ``module`` is left

@@ -59,7 +59,7 @@ def _run_report(epochs, args, out=None):
 
 def _check_common(args):
     """Option values argparse cannot check, and the output folder: before any work."""
-    from ._checks import check_output_folder
+    from ._files import check_output_folder
     from .report import REPORT_FILES
 
     if args.folds < 2:
@@ -80,7 +80,7 @@ DEMO_TASKS = (("imagery/hands-feet", "hands-feet"), ("imagery/left-right", "left
 
 
 def cmd_demo(args):
-    from ._checks import check_output_folder
+    from ._files import check_output_folder
     from .datasets import load_eegbci
     from .report import REPORT_FILES
 
@@ -121,7 +121,7 @@ def write_index(out, reports, overwrite=False):
     """
     import html
 
-    from ._checks import atomic_file
+    from ._files import atomic_file
 
     out = Path(out)
     path = out / "index.html"
@@ -231,7 +231,7 @@ def build_parser():
         prog="neurolrp",
         description="Explain deep-learning decisions on EEG, trial by trial, with LRP.",
     )
-    from . import __version__
+    from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"neurolrp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -243,10 +243,7 @@ def build_parser():
                     "out-of-fold LRP of every trial, one HTML report per task "
                     "(OUT/hands-feet/, OUT/left-right/) and OUT/index.html linking them.")
     _add_common(demo, "shallow")  # the bundled data are band power: no choice to make
-    demo.set_defaults(func=cmd_demo, out="neurolrp-demo")
-    for action in demo._actions:
-        if action.dest == "out":
-            action.default = "neurolrp-demo"
+    demo.set_defaults(func=cmd_demo, out="neurolrp-demo")  # also the default --help shows
     run = sub.add_parser(
         "run", help="the same job for another subject, task or your own epochs",
         description="Cross-validate, explain every trial and write a report for one subject: "

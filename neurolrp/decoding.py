@@ -15,8 +15,9 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
-from ._checks import check_bool, check_data, check_int, epoch_ids, pick_eeg
-from ._utils import logger, progress_prefix, use_log_level
+from ._checks import check_bool, check_int
+from ._trials import check_data, epoch_ids, pick_eeg
+from ._utils import logger, progress_prefix, verbose
 from .classifier import MODEL_CHOICES, EEGClassifier
 from .datasets import epochs_to_arrays
 
@@ -192,8 +193,9 @@ class CVResult:
                 .agg(["mean", "std"]).rename(columns={"mean": "accuracy", "std": "sd"}))
 
 
+@verbose
 def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, seed=0,
-                   classifier_params=None, verbose=True, baselines=None):
+                   classifier_params=None, verbose=None, baselines=None):
     """Stratified k-fold CV of networks and classical baselines on the same folds.
 
     Parameters
@@ -215,13 +217,12 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         Seed of the split and of every network.
     classifier_params : dict | None
         Extra :class:`~neurolrp.EEGClassifier` parameters for every network.
-    verbose : bool | str | None
-        Log one line per model and fold (accuracy and time). While a network
-        trains, a progress bar (``shallow fold 2/5 | Training shallow``)
-        shows its epochs in a terminal or notebook; outside them (a log
-        file, CI) bars are left out unless ``verbose="debug"`` or
+    %(verbose)s
+        At ``"info"``: one line per model and fold (accuracy and time), and
+        while a network trains a progress bar (``shallow fold 2/5 |
+        Training shallow``) of its epochs in a terminal or notebook; outside
+        them (a log file, CI) bars are left out unless ``verbose="debug"`` or
         ``NEUROLRP_PROGRESS=1`` (see :func:`neurolrp._utils.progress_mode`).
-        False: nothing.
     baselines : sequence of str | None
         Classical baselines to evaluate on the same folds: ``"csp+lda"``
         (:func:`make_csp_lda`, band power) and/or ``"slda"``
@@ -270,9 +271,8 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
                              "model, seed and verbosity itself.")
         # every network's parameters are checked now, not in the first fold
         for name in models:
-            EEGClassifier(name, seed=seed, verbose=False, **classifier_params)._validate_params()
-    with use_log_level(verbose):
-        epochs = pick_eeg(epochs)  # once: every model and the baseline see the same channels
+            EEGClassifier(name, seed=seed, verbose=False, **classifier_params).validate_params()
+    epochs = pick_eeg(epochs)  # once: every model and the baseline see the same channels
     X, y, sfreq = epochs_to_arrays(epochs)
     check_data(X, "The epochs' data", cast=False)
     ids = epoch_ids(epochs, len(X))  # trials keep the numbers the user knows
@@ -299,39 +299,38 @@ def cross_validate(epochs, models=("shallow",), *, n_splits=5, baseline=True, se
         raise ValueError(f"Model(s) named more than once: {twice}.")
     folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(X, y))
     rows, preds, estimators = [], [], {}
-    with use_log_level(verbose):
-        for name in names:
-            if name in BASELINES:
-                template = BASELINES[name]()
-                data = X.astype(np.float64)
-            else:
-                # the network's own bar (epochs) shows where a terminal or notebook shows it
-                template = EEGClassifier(name, seed=seed, verbose=verbose,
-                                         **(classifier_params or {}))
-                data = epochs
-            estimators[name] = []
-            for k, (train, test) in enumerate(folds):
-                t0 = time.perf_counter()
-                est = clone(template)
-                with mne.utils.use_log_level("WARNING"), \
-                        progress_prefix(f"{name} fold {k + 1}/{n_splits}"):  # CSP logs a lot
-                    est.fit(data[train], y[train])
-                    proba, pred = est.predict_proba(data[test]), est.predict(data[test])
-                fit_s = time.perf_counter() - t0
-                acc = float(np.mean(pred == y[test]))
-                rows.append({"model": name, "fold": k, "accuracy": acc, "fit_seconds": fit_s,
-                             "n_train": len(train), "n_test": len(test),
-                             # what model="auto" chose in this fold, on its training trials only
-                             "network": getattr(est, "model_", name)})
-                for i, trial in enumerate(test):
-                    row = {"model": name, "trial": int(ids[trial]), "_position": int(trial),
-                           "fold": k, "y_true": y[trial],
-                           "y_pred": pred[i], "correct": bool(pred[i] == y[trial])}
-                    row.update({f"proba_{c}": float(p) for c, p in zip(est.classes_, proba[i])})
-                    preds.append(row)
-                estimators[name].append(est)
-                logger.info(f"  {name:8s} fold {k + 1}/{n_splits}: accuracy {acc:.3f} "
-                            f"({fit_s:.1f} s)")
+    for name in names:
+        if name in BASELINES:
+            template = BASELINES[name]()
+            data = X.astype(np.float64)
+        else:
+            # the network's own bar (epochs) shows where a terminal or notebook shows it
+            template = EEGClassifier(name, seed=seed, verbose=verbose,
+                                     **(classifier_params or {}))
+            data = epochs
+        estimators[name] = []
+        for k, (train, test) in enumerate(folds):
+            t0 = time.perf_counter()
+            est = clone(template)
+            with mne.utils.use_log_level("WARNING"), \
+                    progress_prefix(f"{name} fold {k + 1}/{n_splits}"):  # CSP logs a lot
+                est.fit(data[train], y[train])
+                proba, pred = est.predict_proba(data[test]), est.predict(data[test])
+            fit_s = time.perf_counter() - t0
+            acc = float(np.mean(pred == y[test]))
+            rows.append({"model": name, "fold": k, "accuracy": acc, "fit_seconds": fit_s,
+                         "n_train": len(train), "n_test": len(test),
+                         # what model="auto" chose in this fold, on its training trials only
+                         "network": getattr(est, "model_", name)})
+            for i, trial in enumerate(test):
+                row = {"model": name, "trial": int(ids[trial]), "_position": int(trial),
+                       "fold": k, "y_true": y[trial],
+                       "y_pred": pred[i], "correct": bool(pred[i] == y[trial])}
+                row.update({f"proba_{c}": float(p) for c, p in zip(est.classes_, proba[i])})
+                preds.append(row)
+            estimators[name].append(est)
+            logger.info(f"  {name:8s} fold {k + 1}/{n_splits}: accuracy {acc:.3f} "
+                        f"({fit_s:.1f} s)")
     # in the epochs' order, which the epochs' own indices need not follow
     predictions = pd.DataFrame(preds).sort_values(["model", "_position"], kind="stable")
     predictions = predictions.drop(columns="_position")

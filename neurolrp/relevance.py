@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ._version import __version__
+
 DIMS = ("trial", "channel", "time")
 POS_COORDS = ("ch_x", "ch_y", "ch_z")
 REQUIRED_TRIAL_COORDS = ("y_pred", "target", "score")
@@ -83,8 +85,6 @@ def make_relevance(
     -------
     relevance : xarray.DataArray
     """
-    from . import __version__
-
     values = np.asarray(values, dtype=np.float32)
     n_trials, n_ch, n_t = values.shape
     if ch_pos is None:
@@ -220,7 +220,7 @@ def save_relevance(rel, fname, *, overwrite=False):
     ValueError, TypeError
         ``rel`` does not follow the relevance convention.
     """
-    from ._checks import atomic_file, check_output_file
+    from ._files import atomic_file, check_output_file
 
     validate_relevance(rel, reduced=True)
     fname = check_output_file(fname, overwrite)
@@ -306,3 +306,151 @@ def to_info(rel):
     montage = mne.channels.make_dig_montage(dict(zip(names, pos)), coord_frame="head")
     info.set_montage(montage)
     return info
+
+
+# ------------------------------------------------------------ data steps on relevance
+
+#: How the values of a boolean trial coordinate are named in groups.
+GROUP_NAMES = {"correct": {True: "correct", False: "misclassified"}}
+
+
+def trial_average(rel):
+    """The mean over trials, when ``rel`` has a ``trial`` dimension (else ``rel``).
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        Relevance of one or more trials, or an average already.
+
+    Returns
+    -------
+    average : xarray.DataArray
+        Without the ``trial`` dimension.
+
+    Raises
+    ------
+    ValueError
+        ``rel`` holds no trial (an empty selection).
+    """
+    if "trial" in rel.dims:
+        if rel.sizes["trial"] == 0:
+            raise ValueError("No trials to average (the selection is empty).")
+        return rel.mean("trial")
+    return rel
+
+
+def window_sums(rel, windows):
+    """Relevance summed over each (start, stop) window, averaged over trials.
+
+    A sum, not a mean, so the maps of adjacent windows add up to the
+    relevance of the whole span (conservation carries over to the picture).
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        Relevance (several trials are averaged first, see :func:`trial_average`).
+    windows : list of (float, float)
+        Windows in seconds; each holds the samples with ``start <= t < stop``
+        (``<= stop`` for a window that ends at the last sample).
+
+    Returns
+    -------
+    sums : ndarray, shape (n_windows, n_channels)
+
+    Raises
+    ------
+    ValueError
+        A window holds no sample, or ``rel`` holds no trial.
+    """
+    rel = trial_average(rel)
+    t = rel.time.values
+    maps = []
+    for a, b in windows:
+        sel = (t >= a) & (t < b) if b < t[-1] else (t >= a) & (t <= b)
+        if not sel.any():
+            raise ValueError(f"No samples in the window {a:g}-{b:g} s.")
+        maps.append(rel.values[:, sel].sum(axis=1))
+    return np.array(maps)
+
+
+def class_average(rel, cls):
+    """The trials a class average of ``cls`` is taken over.
+
+    The correctly classified trials of true class ``cls`` (all its trials
+    where none is correct), explained as they were: averaging them
+    (``class_average(rel, cls).mean("trial")``, or any figure of
+    :mod:`neurolrp.viz`, which averages what it is given) gives the class
+    average the reports show.
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        Relevance with ``y_true`` and ``correct``.
+    cls : str
+        A true class.
+
+    Returns
+    -------
+    trials : xarray.DataArray
+        A selection of ``rel``'s trials.
+    """
+    sel = rel.sel(trial=(rel.y_true == cls) & rel.correct)
+    if sel.sizes["trial"] == 0:
+        sel = rel.sel(trial=rel.y_true == cls)
+    return sel
+
+
+def split_trials(rel, by, groups=None):
+    """The trials of ``rel`` in groups, by the value of a trial coordinate.
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        Relevance.
+    by : str | None
+        A trial coordinate (``"target"``, ``"y_true"``, ``"y_pred"``,
+        ``"correct"``...); ``None``: all trials in one group.
+    groups : list | None
+        Values of ``by`` to keep, in this order; default every value present,
+        sorted (for ``"correct"``: the correct trials first). The values of
+        ``correct`` may be named ``"correct"`` and ``"misclassified"``.
+
+    Returns
+    -------
+    parts : list of (str | None, xarray.DataArray)
+        Each group's name (``None`` with ``by=None``) and its trials.
+
+    Raises
+    ------
+    ValueError
+        ``by`` is not a trial coordinate, or a group holds no trial.
+    """
+    if by is None:
+        if rel.sizes["trial"] == 0:
+            raise ValueError("No trials to test (the selection is empty).")
+        return [(None, rel)]
+    if by not in rel.coords or rel[by].dims != ("trial",):
+        have = [c for c in rel.coords if rel[c].dims == ("trial",) and c != "trial"]
+        raise ValueError(f"by={by!r} is not a trial coordinate of the relevance; have {have}.")
+    values = rel[by].values
+    present = list(dict.fromkeys(values.tolist()))
+    if by == "correct":
+        present = sorted(present, reverse=True)  # correct first
+    else:
+        try:
+            present = sorted(present)
+        except TypeError:
+            pass
+    if groups is None:
+        groups = present
+    names = GROUP_NAMES.get(by, {})
+    aliases = {v: k for k, v in names.items()}  # "misclassified" -> False
+    groups = [aliases.get(g, g) if isinstance(g, str) else g for g in groups]
+    out = []
+    for g in groups:
+        sel = rel.isel(trial=values == g)
+        if sel.sizes["trial"] == 0:
+            raise ValueError(f"Group {g!r} of {by!r} has no trials; present: {present}."
+                             + (" No trial was misclassified." if by == "correct" else ""))
+        out.append((names.get(g, str(g)), sel))
+    return out

@@ -10,15 +10,19 @@ import mne
 import numpy as np
 import torch
 
-from . import __version__
-from ._checks import (atomic_folder, check_bool, check_int, check_output_folder, pick_eeg)
-from ._utils import logger, use_log_level
+from ._version import __version__
+from ._checks import check_bool, check_int
+from ._files import atomic_folder, check_output_folder
+from ._html import add_figure, fig_to_array, html_table
+from ._trials import pick_eeg
+from ._utils import logger, verbose
 from .attribution import explain_out_of_fold
 from .decoding import BASELINE, best_network, chance_test, cross_validate
 from .lrp.composites import DEFAULT_COMPOSITE, get_composite
-from .relevance import channel_positions, save_relevance
-from .viz import (class_average, plot_channel_time, plot_class_gallery, plot_misclassified,
-                  plot_perturbation, plot_topomap, plot_trial, plot_trial_consistency)
+from .relevance import channel_positions, class_average, save_relevance
+from .viz import (plot_channel_time, plot_class_gallery, plot_group_channel_time,
+                  plot_group_topomaps, plot_misclassified, plot_perturbation, plot_topomap,
+                  plot_trial, plot_trial_consistency)
 
 #: The files a report folder holds (all written together, or none).
 REPORT_FILES = ("report.html", "summary.json", "relevance.nc")
@@ -38,37 +42,6 @@ STATS_PERMUTATIONS = 500
 STATS_BIN = 0.1
 #: Trials drawn in the misclassified-trials figure (the rest are on the slider).
 MAX_ERRORS = 18
-
-
-def _table(rows, header):
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    return (f'<table class="table table-sm table-striped" style="width:auto">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-
-
-def _fig_to_array(fig, dpi=100):
-    """Render a figure to an RGBA array ourselves (PNG in memory), then close it.
-
-    mne.Report renders matplotlib figures from a raw pixel buffer whose shape
-    it computes separately; for some figures the two disagree and the image
-    comes out sheared. A PNG we render ourselves goes in unchanged.
-    """
-    from io import BytesIO
-
-    from matplotlib.image import imread
-
-    buf = BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    buf.seek(0)
-    return imread(buf)
-
-
-def _add_figure(report, fig, title, *, caption, **kwargs):
-    """Add a figure, rendered here (see :func:`_fig_to_array`), with its caption."""
-    report.add_figure(_fig_to_array(fig), title, caption=caption, **kwargs)
 
 
 def _accuracy_figure(result, chance_table):
@@ -116,9 +89,10 @@ def _confusion_figure(result, model):
     return fig
 
 
+@verbose
 def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best",
                    composite=None, n_splits=5, seed=0, title=None, quality=True,
-                   classifier_params=None, max_trials=100, overwrite=False, verbose=True):
+                   classifier_params=None, max_trials=100, overwrite=False, verbose=None):
     """Cross-validate, explain every trial out of fold, and write a report.
 
     The report explains the best cross-validated network (unless told which)
@@ -165,8 +139,7 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
         Replace an existing report in ``out_dir``. A non-empty ``out_dir`` is
         an error without it (MNE's convention), and a folder that holds
         files other than a report's is never replaced.
-    verbose : bool
-        Show progress.
+    %(verbose)s
 
     Returns
     -------
@@ -212,8 +185,7 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
     if classifier_params is not None and not isinstance(classifier_params, dict):
         raise TypeError("classifier_params must be a dict or None, got "
                         f"{type(classifier_params).__name__}.")
-    with use_log_level(verbose):
-        epochs = pick_eeg(epochs)
+    epochs = pick_eeg(epochs)
     no_pos = [n for n, p in zip(epochs.ch_names, channel_positions(epochs.info))
               if not np.isfinite(p).all()]
     if no_pos:
@@ -223,7 +195,7 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
             "data with neurolrp.datasets.load_epochs(..., montage='standard_1005')."
         )
     title = title or (epochs.info.get("description") or "neurolrp subject report")
-    with use_log_level(verbose), atomic_folder(out_dir) as tmp_dir:
+    with atomic_folder(out_dir) as tmp_dir:
         logger.info(f"Cross-validating {', '.join(models)} and CSP+LDA ({n_splits} folds)")
         result = cross_validate(epochs, models=models, n_splits=n_splits, seed=seed,
                                 classifier_params=classifier_params, verbose=verbose)
@@ -425,19 +397,19 @@ def _add_accuracy(report, result, chance, model, n_splits):
                      f"{format_p(ct.loc[m, 'p_value']).lstrip('= ')} ({flag})"])
     header = (["model"] + [f"fold {k + 1}" for k in range(n_splits)] +
               ["mean ± sd", "binomial p"])
-    report.add_html(_table(rows, header) +
+    report.add_html(html_table(rows, header) +
                     "<p>Binomial p: the chance of getting as many trials right out of fold by "
                     "always guessing the most frequent class; p &ge; 0.05 is within chance.</p>",
                     "Accuracy per model and fold", section="Accuracy")
-    _add_figure(report, _accuracy_figure(result, chance), "Cross-validated accuracy",
-                caption="Bars: mean ± sd over folds; dots: the folds. Grey: the classical "
-                        "baseline CSP (4 components, log-variance) + LDA. Dotted line: chance "
-                        "(the most frequent class's share); a model marked 'within chance' has "
-                        "not shown that it learned the task.", section="Accuracy")
-    _add_figure(report, _confusion_figure(result, model), "Confusion matrix",
-                caption=f"Rows: the true class; columns: the class {model} gave, out of fold. "
-                        "The off-diagonal cells are the misclassified trials examined below.",
-                section="Accuracy")
+    add_figure(report, _accuracy_figure(result, chance), "Cross-validated accuracy",
+               caption="Bars: mean ± sd over folds; dots: the folds. Grey: the classical "
+                       "baseline CSP (4 components, log-variance) + LDA. Dotted line: chance "
+                       "(the most frequent class's share); a model marked 'within chance' has "
+                       "not shown that it learned the task.", section="Accuracy")
+    add_figure(report, _confusion_figure(result, model), "Confusion matrix",
+               caption=f"Rows: the true class; columns: the class {model} gave, out of fold. "
+                       "The off-diagonal cells are the misclassified trials examined below.",
+               section="Accuracy")
 
 
 def _add_class_maps(report, rel):
@@ -450,26 +422,25 @@ def _add_class_maps(report, rel):
         fig = plot_topomap(avg, window=1.0, tmin=t0, tmax=t1,
                            title=f"{cls}: mean relevance of {avg.sizes['trial']} correctly "
                                  f"classified trials, for the class {cls}")
-        _add_figure(report, fig, f"Class average: {cls}", section="Relevance over time",
-                    caption=f"Relevance for {cls}, summed in 1 s windows over its correctly "
-                            f"classified trials. Red: evidence for {cls}; blue: evidence "
-                            "against it. A network on band power reads power changes, so red "
-                            "at C3/C4 for both classes is no contradiction: each class finds "
-                            "its evidence there, in opposite changes of the mu/beta rhythm. "
-                            + cue)
+        add_figure(report, fig, f"Class average: {cls}", section="Relevance over time",
+                   caption=f"Relevance for {cls}, summed in 1 s windows over its correctly "
+                           f"classified trials. Red: evidence for {cls}; blue: evidence "
+                           "against it. A network on band power reads power changes, so red "
+                           "at C3/C4 for both classes is no contradiction: each class finds "
+                           "its evidence there, in opposite changes of the mu/beta rhythm. "
+                           + cue)
         fig = plot_channel_time(avg, title=f"{cls}: mean relevance, correct trials")
-        _add_figure(report, fig, f"Channel x time: {cls}", section="Channel x time",
-                    caption="Rows: channels grouped by region and hemisphere (L, z, R), the "
-                            "10-20 channels and the strongest rows (bold) named; dashed line: "
-                            "the cue. Look for where (rows) and when (columns) evidence "
-                            "gathers; a stripe over all rows at one moment points at an "
-                            "artefact rather than a brain source.")
+        add_figure(report, fig, f"Channel x time: {cls}", section="Channel x time",
+                   caption="Rows: channels grouped by region and hemisphere (L, z, R), the "
+                           "10-20 channels and the strongest rows (bold) named; dashed line: "
+                           "the cue. Look for where (rows) and when (columns) evidence "
+                           "gathers; a stripe over all rows at one moment points at an "
+                           "artefact rather than a brain source.")
 
 
 def _add_statistics(report, rel, seed):
     """Cluster-based permutation tests of the correct trials' relevance, per class."""
     from .stats import one_sample_test
-    from .viz import plot_group_channel_time, plot_group_topomaps
 
     correct = rel.sel(trial=rel.correct)
     try:
@@ -489,16 +460,16 @@ def _add_statistics(report, rel, seed):
            + (" With none, no channel x time region carries relevance reliably across "
               "trials." if not any(n_sig.values()) else ""))
     fig = plot_group_topomaps(correct, by="target", window=1.0, stats=res)
-    _add_figure(report, fig, "Where relevance differs from zero: scalp", section="Statistics",
-                caption=how + " White dots: sensors inside a significant cluster at some time "
-                        "of the window; one colour scale for both classes. Relevance that "
-                        "is strong but not marked is not reliable across trials.")
+    add_figure(report, fig, "Where relevance differs from zero: scalp", section="Statistics",
+               caption=how + " White dots: sensors inside a significant cluster at some time "
+                       "of the window; one colour scale for both classes. Relevance that "
+                       "is strong but not marked is not reliable across trials.")
     fig = plot_group_channel_time(correct, by="target", stats=res)
-    _add_figure(report, fig, "Where relevance differs from zero: channel x time",
-                section="Statistics",
-                caption="The same test over channel x time: outlined, the significant "
-                        "clusters; the rest is veiled. Mean relevance of the correct trials, "
-                        "one colour scale for both classes.")
+    add_figure(report, fig, "Where relevance differs from zero: channel x time",
+               section="Statistics",
+               caption="The same test over channel x time: outlined, the significant "
+                       "clusters; the rest is veiled. Mean relevance of the correct trials, "
+                       "one colour scale for both classes.")
 
 
 def _add_gallery(report, rel, proba):
@@ -511,20 +482,20 @@ def _add_gallery(report, rel, proba):
         consistency = None
     for cls in map(str, np.unique(rel.y_true.values)):
         fig = plot_class_gallery(rel, cls, proba=proba, consistency=consistency)
-        _add_figure(report, fig, f"Class average and single trials: true {cls}",
-                    section="Misclassified trials",
-                    caption="Relevance over 0.5-2.5 s, each map scaled by its own largest "
-                            "value (the pattern, not the strength, compares). Black: correct "
-                            "trials, from the most typical to the least typical (r: "
-                            "correlation with the class average); red: misclassified trials, "
-                            "explained for the class they were wrongly given.")
+        add_figure(report, fig, f"Class average and single trials: true {cls}",
+                   section="Misclassified trials",
+                   caption="Relevance over 0.5-2.5 s, each map scaled by its own largest "
+                           "value (the pattern, not the strength, compares). Black: correct "
+                           "trials, from the most typical to the least typical (r: "
+                           "correlation with the class average); red: misclassified trials, "
+                           "explained for the class they were wrongly given.")
     if consistency is not None:
-        _add_figure(report, plot_trial_consistency(consistency), "Single trials vs their class "
-                    "average", section="Misclassified trials",
-                    caption="Each dot a trial: how much its channel x time relevance resembles "
-                            "the average of the other trials explained for the same class "
-                            "(1: the same pattern, 0: unrelated). Misclassified trials (red) "
-                            "far below the correct ones were decided on other evidence.")
+        add_figure(report, plot_trial_consistency(consistency), "Single trials vs their class "
+                   "average", section="Misclassified trials",
+                   caption="Each dot a trial: how much its channel x time relevance resembles "
+                           "the average of the other trials explained for the same class "
+                           "(1: the same pattern, 0: unrelated). Misclassified trials (red) "
+                           "far below the correct ones were decided on other evidence.")
 
 
 def _add_errors(report, rel, other, proba, max_trials):
@@ -562,7 +533,7 @@ def _add_errors(report, rel, other, proba, max_trials):
                    "the class it chose; right, for the runner-up. p: probability of the "
                    "chosen class.")
     fig = plot_misclassified(rel, other, trials=shown, proba=proba, title=title)
-    _add_figure(report, fig, what, caption=head + " " + caption, section="Misclassified trials")
+    add_figure(report, fig, what, caption=head + " " + caption, section="Misclassified trials")
 
 
 def _trial_caption(r, p, wrong):
@@ -582,7 +553,7 @@ def _add_slider(report, rel, other, proba, max_trials):
         r = rel.sel(trial=t)
         wrong_t = not bool(r.correct.item())
         fig = plot_trial(rel, t, other=other if wrong_t else None)  # one row less: faster
-        arrays.append(_fig_to_array(fig, dpi=SLIDER_DPI))
+        arrays.append(fig_to_array(fig, dpi=SLIDER_DPI))
         captions.append(_trial_caption(r, proba.get(int(t)) if proba else None, wrong_t))
     n = rel.sizes["trial"]
     left_out = n - len(order)
@@ -612,7 +583,7 @@ def _add_data(report, epochs):
         ["epoch window", f"{epochs.tmin:g} to {epochs.tmax:g} s around the cue (no baseline)"],
         ["band-pass", f"{epochs.info['highpass']:g}-{epochs.info['lowpass']:g} Hz"],
     ]
-    report.add_html(_table(rows, ["", ""]), "Data and preprocessing", section="Data")
+    report.add_html(html_table(rows, ["", ""]), "Data and preprocessing", section="Data")
 
 
 def _add_quality(report, result, epochs, model, comp):
@@ -620,12 +591,12 @@ def _add_quality(report, result, epochs, model, comp):
 
     curves = perturbation(result, epochs, network=model, composite=comp, verbose=False)
     fig = plot_perturbation(curves)
-    _add_figure(report, fig, "Perturbation analysis (AOPC)", section="Explanation quality",
-                caption="Most relevant inputs removed first (MoRF): the faster the score "
-                        "falls, the better the explanation (Samek et al. 2017); LRP should "
-                        "fall faster than the random order, or its maps are not what the "
-                        "network used. AOPC: area over the perturbation curve (higher is "
-                        "better).")
+    add_figure(report, fig, "Perturbation analysis (AOPC)", section="Explanation quality",
+               caption="Most relevant inputs removed first (MoRF): the faster the score "
+                       "falls, the better the explanation (Samek et al. 2017); LRP should "
+                       "fall faster than the random order, or its maps are not what the "
+                       "network used. AOPC: area over the perturbation curve (higher is "
+                       "better).")
     aopc = curves.aopc
     report.add_html(aopc.round(3).to_html(classes="table table-sm", index=False) +
                     "<p>morf: most relevant first (higher is better); lerf: least relevant "
@@ -683,5 +654,5 @@ def _add_provenance(report, summary, result, model):
             ["conservation", conservation_sentence(summary["conservation_error_accounted"],
                                                    summary["conservation_error"])],
             ["wall time", f"{summary['wall_seconds']} s"]]
-    report.add_html(_table(rows, ["", ""]), "How every number was made",
+    report.add_html(html_table(rows, ["", ""]), "How every number was made",
                     section="How it was made")

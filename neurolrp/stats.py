@@ -46,17 +46,17 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from ._utils import logger, use_log_level
-from .relevance import POS_COORDS, to_info, validate_relevance
+from ._utils import logger, verbose
+from .relevance import POS_COORDS, split_trials, to_info, validate_relevance
 
 #: Edges of the Delaunay triangulation longer than this many times the median
 #: edge are dropped (they join channels across the rim of the layout, e.g.
 #: T9 and AF7 on the 10-10 layout).
 MAX_EDGE_FACTOR = 1.8
 
-_GROUP_NAMES = {"correct": {True: "correct", False: "misclassified"}}
 
 
+@verbose
 def channel_adjacency(rel, *, max_distance="auto", verbose=None):
     """Which channels are neighbours, from the positions the relevance carries.
 
@@ -76,8 +76,9 @@ def channel_adjacency(rel, *, max_distance="auto", verbose=None):
         of the triangulation (6.9 cm for the 64-channel 10-10 layout). None
         keeps every edge. A channel whose edges would all be dropped keeps
         its shortest.
-    verbose : bool | str | int | None
-        Controls MNE's log output.
+    %(verbose)s
+        Also MNE's log level while it finds the neighbours (``None``:
+        ``"warning"``).
 
     Returns
     -------
@@ -126,6 +127,7 @@ def channel_adjacency(rel, *, max_distance="auto", verbose=None):
     return adj.astype(bool)
 
 
+@verbose
 def one_sample_test(rel, *, by="target", groups=None, n_permutations=1024, threshold=None,
                     tail=0, alpha=0.05, tmin=None, tmax=None, bin_width=None,
                     adjacency=None, seed=0, n_jobs=None, verbose=None):
@@ -171,8 +173,7 @@ def one_sample_test(rel, *, by="target", groups=None, n_permutations=1024, thres
         Seed of the permutations: the same seed gives the same p-values.
     n_jobs : int | None
         Jobs for MNE's permutations (None: one).
-    verbose : bool | str | int | None
-        Controls log output (MNE style).
+    %(verbose)s
 
     Returns
     -------
@@ -202,39 +203,39 @@ def one_sample_test(rel, *, by="target", groups=None, n_permutations=1024, thres
     """
     import mne
 
-    with use_log_level(verbose):
-        _check_common(rel, tail, alpha, n_permutations)
-        rel, adjacency = _prepare(rel, tmin, tmax, bin_width, adjacency, verbose)
-        parts = []
-        for label, sel in _split(rel, by, groups):
-            n = sel.sizes["trial"]
-            _check_attainable(n, 2 ** n, n_permutations, alpha, tail, one_sample=True,
-                              what=f"group {label!r}" if label is not None else "the selection")
-            if by is None and "target" in sel.coords and len(set(sel.target.values)) > 1:
-                logger.warning("Testing relevance for different targets together "
-                               f"({sorted(set(map(str, sel.target.values)))}); pass "
-                               "by='target' to test each on its own.")
-            X = _as_mne(sel)
-            thr = _t_threshold(threshold, n - 1, tail)
-            logger.info(f"One-sample cluster test{_label(label)}: {n} trials, "
-                        f"{X.shape[2]} channels x {X.shape[1]} times, threshold t={thr:.3g}")
-            with _no_cluster_warning():
-                t_obs, clusters, pvals, h0 = mne.stats.spatio_temporal_cluster_1samp_test(
-                    X, threshold=thr, n_permutations=n_permutations, tail=tail,
-                    stat_fun=_ttest_1samp, adjacency=adjacency, n_jobs=n_jobs,
-                    out_type="mask", rng=seed, verbose=verbose)
-            ds = _result(sel, t_obs, clusters, pvals, alpha, effect=sel.mean("trial"))
-            ds["n_trials"] = n
-            ds.attrs.update(threshold=float(thr), n_permutations_done=len(h0))
-            parts.append((label, ds))
-        out = _combine(parts, by)
-        out.attrs.update(_attrs(rel, "one-sample", n_permutations, seed, tail, alpha, by,
-                                bin_width, tmin, tmax))
-        out.attrs["test"] = ("one-sample cluster permutation t-test (relevance != 0), "
-                             "mne.stats.spatio_temporal_cluster_1samp_test")
+    _check_common(rel, tail, alpha, n_permutations)
+    rel, adjacency = _prepare(rel, tmin, tmax, bin_width, adjacency, verbose)
+    parts = []
+    for label, sel in split_trials(rel, by, groups):
+        n = sel.sizes["trial"]
+        _check_attainable(n, 2 ** n, n_permutations, alpha, tail, one_sample=True,
+                          what=f"group {label!r}" if label is not None else "the selection")
+        if by is None and "target" in sel.coords and len(set(sel.target.values)) > 1:
+            logger.warning("Testing relevance for different targets together "
+                           f"({sorted(set(map(str, sel.target.values)))}); pass "
+                           "by='target' to test each on its own.")
+        X = _as_mne(sel)
+        thr = _t_threshold(threshold, n - 1, tail)
+        logger.info(f"One-sample cluster test{_label(label)}: {n} trials, "
+                    f"{X.shape[2]} channels x {X.shape[1]} times, threshold t={thr:.3g}")
+        with _no_cluster_warning():
+            t_obs, clusters, pvals, h0 = mne.stats.spatio_temporal_cluster_1samp_test(
+                X, threshold=thr, n_permutations=n_permutations, tail=tail,
+                stat_fun=_ttest_1samp, adjacency=adjacency, n_jobs=n_jobs,
+                out_type="mask", rng=seed, verbose=verbose)
+        ds = _result(sel, t_obs, clusters, pvals, alpha, effect=sel.mean("trial"))
+        ds["n_trials"] = n
+        ds.attrs.update(threshold=float(thr), n_permutations_done=len(h0))
+        parts.append((label, ds))
+    out = _combine(parts, by)
+    out.attrs.update(_attrs(rel, "one-sample", n_permutations, seed, tail, alpha, by,
+                            bin_width, tmin, tmax))
+    out.attrs["test"] = ("one-sample cluster permutation t-test (relevance != 0), "
+                         "mne.stats.spatio_temporal_cluster_1samp_test")
     return out
 
 
+@verbose
 def two_sample_test(rel, *, by="target", groups=None, n_permutations=1024, threshold=None,
                     tail=0, alpha=0.05, tmin=None, tmax=None, bin_width=None, adjacency=None,
                     seed=0, n_jobs=None, verbose=None):
@@ -273,8 +274,9 @@ def two_sample_test(rel, *, by="target", groups=None, n_permutations=1024, thres
         largest signed cluster of each permutation, which is right for F
         but not for a two-sided t (mne-python issue #10675): used directly
         it gave 12 false positives in 100 noise seeds, this 4.
-    alpha, tmin, tmax, bin_width, adjacency, seed, n_jobs, verbose
+    alpha, tmin, tmax, bin_width, adjacency, seed, n_jobs
         As in :func:`one_sample_test`.
+    %(verbose)s
 
     Returns
     -------
@@ -297,59 +299,58 @@ def two_sample_test(rel, *, by="target", groups=None, n_permutations=1024, thres
     """
     import mne
 
-    with use_log_level(verbose):
-        _check_common(rel, tail, alpha, n_permutations)
-        if by is None:
-            raise ValueError("two_sample_test needs by= (a trial coordinate naming the groups).")
-        rel, adjacency = _prepare(rel, tmin, tmax, bin_width, adjacency, verbose)
-        split = _split(rel, by, groups, keep_empty=True)
-        if groups is None and len(split) != 2:
-            raise ValueError(f"by={by!r} has {len(split)} value(s) "
-                             f"({[lab for lab, _ in split]}); pass groups=(a, b) to pick two.")
-        if len(split) != 2:
-            raise ValueError(f"groups must name exactly two values of {by!r}, got {groups!r}.")
-        (la, a), (lb, b) = split
-        for lab, g in ((la, a), (lb, b)):
-            if g.sizes["trial"] < 2:
-                raise ValueError(
-                    f"Group {lab!r} ({by}) has {g.sizes['trial']} trial(s); a two-sample test "
-                    "needs at least two per group (three or more for a useful test).")
-        na, nb = a.sizes["trial"], b.sizes["trial"]
-        _check_attainable(na + nb, math.comb(na + nb, na), n_permutations, alpha, tail,
-                          one_sample=False, what=f"groups {la!r} ({na}) and {lb!r} ({nb})")
-        thr = abs(_t_threshold(threshold, na + nb - 2, tail))
-        Xa, Xb = _as_mne(a), _as_mne(b)
-        logger.info(f"Two-sample cluster test {la!r} ({na}) vs {lb!r} ({nb}): "
-                    f"{Xa.shape[2]} channels x {Xa.shape[1]} times, threshold t={thr:.3g}")
-        # MNE's multi-sample test keeps the largest *signed* cluster mass of each
-        # permutation (made for F-tests), so its tail=0 and tail=-1 p-values are wrong
-        # for a t statistic (mne-python issue #10675; 12 % false positives in 100 noise
-        # seeds here). Each direction is therefore an upper-tail test of its own
-        # (a - b, then b - a), and with tail=0 both p-values are doubled (Bonferroni),
-        # as FieldTrip's correcttail='prob'.
-        t_obs, clusters, pvals, n_done = None, [], [], 0
-        for direction in ((1, -1) if tail == 0 else (tail,)):
-            stat = _ttest_ind if direction == 1 else _ttest_ind_reversed
-            with _no_cluster_warning():
-                t_dir, cl, pv, h0 = mne.stats.spatio_temporal_cluster_test(
-                    [Xa, Xb], threshold=thr, n_permutations=n_permutations, tail=1,
-                    stat_fun=stat, adjacency=adjacency, n_jobs=n_jobs, out_type="mask",
-                    rng=seed, verbose=verbose)
-            if t_obs is None:
-                t_obs = t_dir * direction
-            clusters += list(cl)
-            pvals += list(np.minimum(1.0, np.asarray(pv) * (2 if tail == 0 else 1)))
-            n_done = max(n_done, len(h0))
-        out = _result(rel, t_obs, clusters, pvals, alpha,
-                      effect=a.mean("trial") - b.mean("trial"))
-        out["n_a"], out["n_b"] = na, nb
-        out.attrs.update(_attrs(rel, "two-sample", n_permutations, seed, tail, alpha, by,
-                                bin_width, tmin, tmax))
-        out.attrs.update(threshold=float(thr if tail >= 0 else -thr), n_permutations_done=n_done,
-                         group_a=la,
-                         group_b=lb,
-                         test=("two-sample cluster permutation t-test (relevance of "
-                               f"{la} - {lb}), mne.stats.spatio_temporal_cluster_test"))
+    _check_common(rel, tail, alpha, n_permutations)
+    if by is None:
+        raise ValueError("two_sample_test needs by= (a trial coordinate naming the groups).")
+    rel, adjacency = _prepare(rel, tmin, tmax, bin_width, adjacency, verbose)
+    split = split_trials(rel, by, groups)
+    if groups is None and len(split) != 2:
+        raise ValueError(f"by={by!r} has {len(split)} value(s) "
+                         f"({[lab for lab, _ in split]}); pass groups=(a, b) to pick two.")
+    if len(split) != 2:
+        raise ValueError(f"groups must name exactly two values of {by!r}, got {groups!r}.")
+    (la, a), (lb, b) = split
+    for lab, g in ((la, a), (lb, b)):
+        if g.sizes["trial"] < 2:
+            raise ValueError(
+                f"Group {lab!r} ({by}) has {g.sizes['trial']} trial(s); a two-sample test "
+                "needs at least two per group (three or more for a useful test).")
+    na, nb = a.sizes["trial"], b.sizes["trial"]
+    _check_attainable(na + nb, math.comb(na + nb, na), n_permutations, alpha, tail,
+                      one_sample=False, what=f"groups {la!r} ({na}) and {lb!r} ({nb})")
+    thr = abs(_t_threshold(threshold, na + nb - 2, tail))
+    Xa, Xb = _as_mne(a), _as_mne(b)
+    logger.info(f"Two-sample cluster test {la!r} ({na}) vs {lb!r} ({nb}): "
+                f"{Xa.shape[2]} channels x {Xa.shape[1]} times, threshold t={thr:.3g}")
+    # MNE's multi-sample test keeps the largest *signed* cluster mass of each
+    # permutation (made for F-tests), so its tail=0 and tail=-1 p-values are wrong
+    # for a t statistic (mne-python issue #10675; 12 % false positives in 100 noise
+    # seeds here). Each direction is therefore an upper-tail test of its own
+    # (a - b, then b - a), and with tail=0 both p-values are doubled (Bonferroni),
+    # as FieldTrip's correcttail='prob'.
+    t_obs, clusters, pvals, n_done = None, [], [], 0
+    for direction in ((1, -1) if tail == 0 else (tail,)):
+        stat = _ttest_ind if direction == 1 else _ttest_ind_reversed
+        with _no_cluster_warning():
+            t_dir, cl, pv, h0 = mne.stats.spatio_temporal_cluster_test(
+                [Xa, Xb], threshold=thr, n_permutations=n_permutations, tail=1,
+                stat_fun=stat, adjacency=adjacency, n_jobs=n_jobs, out_type="mask",
+                rng=seed, verbose=verbose)
+        if t_obs is None:
+            t_obs = t_dir * direction
+        clusters += list(cl)
+        pvals += list(np.minimum(1.0, np.asarray(pv) * (2 if tail == 0 else 1)))
+        n_done = max(n_done, len(h0))
+    out = _result(rel, t_obs, clusters, pvals, alpha,
+                  effect=a.mean("trial") - b.mean("trial"))
+    out["n_a"], out["n_b"] = na, nb
+    out.attrs.update(_attrs(rel, "two-sample", n_permutations, seed, tail, alpha, by,
+                            bin_width, tmin, tmax))
+    out.attrs.update(threshold=float(thr if tail >= 0 else -thr), n_permutations_done=n_done,
+                     group_a=la,
+                     group_b=lb,
+                     test=("two-sample cluster permutation t-test (relevance of "
+                           f"{la} - {lb}), mne.stats.spatio_temporal_cluster_test"))
     return out
 
 
@@ -369,7 +370,7 @@ def significant_sensors(result, tmin=None, tmax=None):
     mask : xarray.DataArray of bool, dims ``("channel",)``
         With the result's channel coordinates and positions.
     """
-    mask = _single(result)["mask"]
+    mask = select_group(result)["mask"]
     t = mask.time.values
     sel = np.ones(len(t), bool)
     if tmin is not None:
@@ -532,40 +533,6 @@ def _prepare(rel, tmin, tmax, bin_width, adjacency, verbose):
     return rel, adjacency
 
 
-def _split(rel, by, groups, keep_empty=False):
-    if by is None:
-        if rel.sizes["trial"] == 0:
-            raise ValueError("No trials to test (the selection is empty).")
-        return [(None, rel)]
-    if by not in rel.coords or rel[by].dims != ("trial",):
-        have = [c for c in rel.coords if rel[c].dims == ("trial",) and c != "trial"]
-        raise ValueError(f"by={by!r} is not a trial coordinate of the relevance; have {have}.")
-    values = rel[by].values
-    present = list(dict.fromkeys(values.tolist()))
-    if by == "correct":
-        present = sorted(present, reverse=True)  # correct first
-    else:
-        try:
-            present = sorted(present)
-        except TypeError:
-            pass
-    if groups is None:
-        groups = present
-    names = _GROUP_NAMES.get(by, {})
-    aliases = {v: k for k, v in names.items()}  # "misclassified" -> False
-    groups = [aliases.get(g, g) if isinstance(g, str) else g for g in groups]
-    out = []
-    for g in groups:
-        sel = rel.isel(trial=values == g)
-        if sel.sizes["trial"] == 0 and not keep_empty:
-            raise ValueError(f"Group {g!r} of {by!r} has no trials; present: {present}.")
-        if sel.sizes["trial"] == 0:
-            raise ValueError(f"Group {g!r} of {by!r} is empty; present: {present}. "
-                             + ("No trial was misclassified." if by == "correct" else ""))
-        out.append((names.get(g, str(g)), sel))
-    return out
-
-
 def _label(label):
     return "" if label is None else f" for {label!r}"
 
@@ -645,7 +612,28 @@ def _attrs(rel, kind, n_permutations, seed, tail, alpha, by, bin_width, tmin, tm
     }
 
 
-def _single(result):
+def select_group(result, group=None):
+    """One group's part of a test result, without the ``group`` dimension.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        From :func:`one_sample_test` or :func:`two_sample_test`.
+    group : str | None
+        The group to take from a per-group :func:`one_sample_test` result;
+        ``None``: the only group there is.
+
+    Returns
+    -------
+    result : xarray.Dataset
+
+    Raises
+    ------
+    ValueError
+        ``group`` is None and the result holds several groups.
+    """
+    if group is not None:
+        return result.sel(group=group)
     if "group" in result.dims:
         if result.sizes["group"] != 1:
             raise ValueError(f"The result holds {result.sizes['group']} groups "
@@ -655,5 +643,5 @@ def _single(result):
     return result
 
 
-__all__ = ["channel_adjacency", "one_sample_test", "two_sample_test", "significant_sensors",
-           "summary_table"]
+__all__ = ["channel_adjacency", "one_sample_test", "two_sample_test", "select_group",
+           "significant_sensors", "summary_table"]

@@ -43,6 +43,27 @@ def test_sklearn_contract_on_arrays():
     assert pipe.fit(X, y).score(X, y) > 0.5
 
 
+def test_fine_tune_continues_the_fitted_network():
+    """fine_tune trains the fitted network further with fit's loop: seeded, labels checked."""
+    X, y = _toy()
+    clf = EEGClassifier("shallow", sfreq=32.0, **FAST).fit(X[:20], y[:20])
+    with pytest.raises(NotFittedError):
+        EEGClassifier("shallow", sfreq=32.0, **FAST).fine_tune(X, y)
+    with pytest.raises(ValueError, match="not classes"):
+        clf.fine_tune(X, np.where(y == "a", "a", "c"))
+    before = {k: v.clone() for k, v in clf.module_.state_dict().items()}
+    scale = clf.scale_std_.copy()
+    assert clf.fine_tune(X[20:], y[20:], seed=3) is clf
+    after = clf.module_.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # the weights moved
+    np.testing.assert_array_equal(clf.scale_std_, scale)  # what fit learned otherwise stays
+    assert len(clf.history_) >= 1 and not clf.module_.training
+    # the same start and seed give the same network
+    twin = EEGClassifier("shallow", sfreq=32.0, **FAST).fit(X[:20], y[:20])
+    twin.fine_tune(X[20:], y[20:], seed=3)
+    np.testing.assert_array_equal(twin.logits(X), clf.logits(X))
+
+
 def test_same_seed_same_predictions_and_exact_save_load(tmp_path):
     X, y = _toy()
     a = EEGClassifier("eegnet", sfreq=32.0, seed=3, **FAST).fit(X, y)

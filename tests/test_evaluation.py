@@ -16,11 +16,6 @@ from neurolrp.evaluation import (SENSORIMOTOR, compare_classifiers, context_use,
 from neurolrp.viz import plot_compare_classifiers, plot_perturbation
 
 
-def _titles(fig):
-    return [fig._suptitle and fig._suptitle.get_text()] + [ax.get_title() for ax in fig.axes] + \
-        [t.get_text() for ax in fig.axes for t in ax.texts]
-
-
 def test_evaluation_imports_no_plotting():
     """evaluation computes only: importing it does not load pyplot."""
     code = ("import sys, neurolrp.evaluation; "
@@ -52,10 +47,8 @@ def test_perturbation_curves_and_aopc(fitted_shallow, hands_feet_small):
     assert res.table().shape == (2, 3)
     fig = plot_perturbation(res)
     assert len(fig.axes) == 3
-    # the old place still works for one release, with a warning naming the new one
-    with pytest.warns(FutureWarning, match=r"neurolrp\.viz\.plot_perturbation"):
-        old = evaluation.plot_perturbation(res, order="lerf")
-    assert _titles(old) == _titles(plot_perturbation(res, order="lerf"))
+    # the figures live in neurolrp.viz only (the 0.1 shims in evaluation are gone)
+    assert not hasattr(evaluation, "plot_perturbation")
     plt.close("all")
     with pytest.raises(ValueError, match="replacement"):
         perturbation(fitted_shallow, ep, rels, replacement="zeros")
@@ -145,7 +138,7 @@ def test_trial_consistency():
 
 def test_conditional_replacement_is_the_gaussian_conditional():
     """Removed channels = donor + E[x - donor | remaining channels], computed directly."""
-    from neurolrp.evaluation import _Filler, _unit_ids, spatial_precision
+    from neurolrp.evaluation._perturbation import _Filler, _unit_ids, spatial_precision
 
     rng = np.random.default_rng(0)
     mix = rng.standard_normal((6, 6))
@@ -218,9 +211,7 @@ def test_compare_classifiers(fitted_shallow, hands_feet_small):
     assert {"roi_share_lrp", "roi_share_random"} <= set(diff.columns)
     fig = plot_compare_classifiers(rel, other, names=("lrp", "random"))
     assert len(fig.axes) == 2 * diff.shape[0]
-    with pytest.warns(FutureWarning, match=r"neurolrp\.viz\.plot_compare_classifiers"):
-        old = evaluation.plot_compare_classifiers(rel, other, names=("lrp", "random"))
-    assert _titles(old) == _titles(fig)
+    assert not hasattr(evaluation, "plot_compare_classifiers")
     plt.close("all")
     with pytest.raises(ValueError, match="same trials"):
         compare_classifiers(rel, rel.isel(trial=slice(0, 5)))

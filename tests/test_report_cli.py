@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import neurolrp
-from neurolrp import viz
+from neurolrp import channels, relevance, viz
 from neurolrp.cli import main
 
 matplotlib.use("Agg")
@@ -36,12 +36,12 @@ def test_topomap_single_trial_selection_and_average(rel):
 
 
 def test_window_sums_conserve_relevance(rel):
-    maps = viz.window_sums(rel, [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)])
+    maps = relevance.window_sums(rel, [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)])
     np.testing.assert_allclose(maps.sum(), rel.mean("trial").sum().item(), rtol=1e-4)
 
 
 def test_channel_time_orders_channels_over_the_scalp(rel):
-    order = viz.scalp_order(rel)
+    order = channels.scalp_order(rel)
     names = list(rel.channel.values[order])
     assert names.index("Fp1") < names.index("Cz") < names.index("Oz")
     assert names.index("C3") < names.index("Cz") < names.index("C4")

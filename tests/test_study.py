@@ -137,12 +137,12 @@ def test_load_moabb_fake_dataset(monkeypatch):
     from moabb.paradigms import LeftRightImagery
 
     from neurolrp.study import load_subject
-    from neurolrp.study._inputs import _check_config, _resolve_dataset
+    from neurolrp.study._inputs import check_config, resolve_dataset
 
-    source = _resolve_dataset(ds, None, {"paradigm": LeftRightImagery(resample=64)}, None, [1])
+    source = resolve_dataset(ds, None, {"paradigm": LeftRightImagery(resample=64)}, None, [1])
     assert source.options["paradigm"].endswith("LeftRightImagery")
     json.dumps(source.options)  # what the store records
-    config, _ = _check_config(("shallow",), None, 2, 0, None, 80.0, None, None, False)
+    config, _ = check_config(("shallow",), None, 2, 0, None, 80.0, None, None, False)
     ep = load_subject(source, 1, config)
     assert len(ep) == 30 and ep.info["sfreq"] == 80.0
 
@@ -215,19 +215,19 @@ def test_bad_input_is_refused_before_any_work(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def one_subject():
     """What a worker returns for one tiny simulated subject (computed here, no cluster)."""
-    from neurolrp.study._inputs import _check_config, _resolve_dataset
+    from neurolrp.study._inputs import check_config, resolve_dataset
     from neurolrp.study._runner import process_subject
 
-    source = _resolve_dataset("simulated", None, {"n_trials": 30}, None, [3])
-    config, _ = _check_config(("shallow",), None, 2, 0, {"max_epochs": 3, "patience": 3}, 80.0,
-                              0.0, 2.0, False)
+    source = resolve_dataset("simulated", None, {"n_trials": 30}, None, [3])
+    config, _ = check_config(("shallow",), None, 2, 0, {"max_epochs": 3, "patience": 3}, 80.0,
+                             0.0, 2.0, False)
     return source, config, process_subject(source, 3, config)
 
 
 def test_subject_report_gets_the_slider_size(monkeypatch):
     """process_subject hands slider_trials to the subject report (default 20)."""
     import neurolrp.report
-    from neurolrp.study._inputs import _check_config, _resolve_dataset
+    from neurolrp.study._inputs import check_config, resolve_dataset
     from neurolrp.study._runner import SLIDER_TRIALS, process_subject
 
     asked = []
@@ -237,8 +237,8 @@ def test_subject_report_gets_the_slider_size(monkeypatch):
         raise KeyboardInterrupt  # stop before any work
 
     monkeypatch.setattr(neurolrp.report, "subject_report", fake_report)
-    source = _resolve_dataset("simulated", None, {"n_trials": 10}, None, [3])
-    config, _ = _check_config(("shallow",), None, 2, 0, None, 80.0, 0.0, 2.0, False)
+    source = resolve_dataset("simulated", None, {"n_trials": 10}, None, [3])
+    config, _ = check_config(("shallow",), None, 2, 0, None, 80.0, 0.0, 2.0, False)
     for kwargs in ({}, {"slider_trials": 0}):
         with pytest.raises(KeyboardInterrupt):
             process_subject(source, 3, config, **kwargs)
@@ -251,16 +251,16 @@ def test_interrupted_write_is_never_read_and_is_redone(tmp_path, one_subject, mo
 
     source, config, result = one_subject
     out = tmp_path / "s"
-    assert _store._check_out(out, config, True, False) == "new"
-    paths = _store._paths(out)
-    _store._create_store(paths, config)
+    assert _store.check_out(out, config, True, False) == "new"
+    paths = _store.study_paths(out)
+    _store.create_store(paths, config)
 
     def killed(*args):
         raise KeyboardInterrupt  # stands in for SIGKILL between the write and the rename
 
     monkeypatch.setattr(_store.os, "rename", killed)
     with pytest.raises(KeyboardInterrupt):
-        _store._commit_subject(paths, source, result)
+        _store.commit_subject(paths, source, result)
     monkeypatch.undo()
     leftovers = list((out / ".partial").iterdir())
     assert len(leftovers) == 1 and (leftovers[0] / "relevance").is_dir()
@@ -277,7 +277,7 @@ def test_interrupted_write_is_never_read_and_is_redone(tmp_path, one_subject, mo
     with pytest.raises(KeyError, match="No complete subject"):
         study.relevance("simulated-003")
     # committing again replaces the incomplete folder; the store then reads it back whole
-    _store._commit_subject(paths, source, result)
+    _store.commit_subject(paths, source, result)
     study = load_study(out)
     assert study.subjects == ["simulated-003"] and study.incomplete == []
     rel = study.relevance("simulated-003")

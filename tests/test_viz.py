@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from matplotlib.collections import LineCollection
 
-from neurolrp import stats, viz
+from neurolrp import channels, stats, viz
+from neurolrp.viz._draw import _outline
 
 from test_stats import _relevance, _truth
 
@@ -27,7 +28,7 @@ def _texts(fig):
 
 def test_regions_from_names_and_positions(sim):
     rel, _ = sim
-    reg = viz.channel_regions(rel)
+    reg = channels.channel_regions(rel)
     expect = {"Fp2": ("frontal", "right"), "AF7": ("frontal", "left"),
               "FC3": ("central", "left"), "Cz": ("central", "midline"),
               "CP4": ("central", "right"), "FT8": ("temporal", "right"),
@@ -37,7 +38,7 @@ def test_regions_from_names_and_positions(sim):
         assert tuple(reg.loc[ch]) == (region, hemi), ch
     # names that are not 10-10 fall back on the positions
     renamed = rel.assign_coords(channel=[f"E{i}" for i in range(64)])
-    by_pos = viz.channel_regions(renamed)
+    by_pos = channels.channel_regions(renamed)
     by_pos.index = reg.index
     for ch in ("Fp1", "C3", "C4", "Cz", "Oz", "P3"):
         assert tuple(by_pos.loc[ch]) == tuple(reg.loc[ch]), ch
@@ -47,7 +48,7 @@ def test_regions_from_names_and_positions(sim):
 
 def test_region_order_blocks(sim):
     rel, _ = sim
-    order, blocks = viz.region_order(rel)
+    order, blocks = channels.region_order(rel)
     assert sorted(order) == list(range(64))
     assert [b[0] for b in blocks][0] == "frontal" and blocks[-1][0] == "occipital"
     spans = [(a, b) for *_, a, b in blocks]
@@ -93,7 +94,7 @@ def test_channel_time_outlines_the_clusters(sim):
     segs = outlines[0].get_segments()
     # the outline encloses exactly the significant rows: every segment lies on the rows
     # of significant channels, which are all in the left class's (C4) region
-    order, _ = viz.region_order(rel)
+    order, _ = channels.region_order(rel)
     names = list(rel.channel.values[order])
     sig_rows = {names.index(c) for c in left.channel.values[left.mask.any("time").values]}
     rows = {int(round(y + 0.5)) for seg in segs for y in seg[:, 1]} | {
@@ -109,11 +110,11 @@ def test_channel_time_outlines_the_clusters(sim):
 
 
 def test_outline_of_a_single_cell_and_the_frame():
-    segs = viz._outline(np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], bool),
+    segs = _outline(np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], bool),
                         np.arange(4.0), np.arange(4.0))
     assert len(segs) == 4
     # cells on the frame: their frame edges are not drawn
-    segs = viz._outline(np.array([[1, 1], [0, 0]], bool), np.arange(3.0), np.arange(3.0))
+    segs = _outline(np.array([[1, 1], [0, 0]], bool), np.arange(3.0), np.arange(3.0))
     assert sorted(segs) == [((0.0, 1.0), (1.0, 1.0)), ((1.0, 1.0), (2.0, 1.0))]
 
 

@@ -9,7 +9,7 @@ import mne
 import numpy as np
 
 from .._checks import check_number
-from .._utils import logger, use_log_level
+from .._utils import logger, verbose
 
 #: Runs and class names of each task (PhysioNet's table; T1/T2 per run).
 TASKS = {
@@ -105,6 +105,7 @@ def _find_files(subject, runs, path):
         ) from None
 
 
+@verbose
 def load_eegbci(
     subject=1,
     task="imagery/hands-feet",
@@ -145,8 +146,8 @@ def load_eegbci(
     resample : float | None
         New sampling rate in Hz (after filtering, before epoching), or
         ``None`` to keep the recording's 160 Hz.
-    verbose : bool | str | int | None
-        Controls neurolrp's and MNE's log output.
+    %(verbose)s
+        Also MNE's log level while reading (``None``: ``"warning"``).
 
     Returns
     -------
@@ -187,38 +188,38 @@ def load_eegbci(
     resample = check_number(resample, "resample", low=0, low_open=True, none_ok=True)
     runs, classes = TASKS[task]
     mne_verbose = "WARNING" if verbose in (None, False) else verbose
-    with use_log_level(verbose):
-        files = _find_files(subject, runs, path)
-        logger.info(f"Loading eegmmidb S{subject:03d} {task}: {len(files)} runs")
-        raws = [mne.io.read_raw_edf(f, preload=True, verbose=mne_verbose) for f in files]
-        raw = mne.concatenate_raws(raws, verbose=mne_verbose)
-        mne.datasets.eegbci.standardize(raw)
-        raw.set_montage(standard_montage(), verbose=mne_verbose)
-        raw.pick("eeg")
-        if l_freq is not None or h_freq is not None:
-            raw.filter(l_freq, h_freq, fir_design="firwin", skip_by_annotation="edge",
-                       verbose=mne_verbose)
-        if resample is not None:
-            raw.resample(resample, verbose=mne_verbose)
-        events, _ = mne.events_from_annotations(
-            raw, event_id={"T1": 1, "T2": 2}, verbose=mne_verbose
+    files = _find_files(subject, runs, path)
+    logger.info(f"Loading eegmmidb S{subject:03d} {task}: {len(files)} runs")
+    raws = [mne.io.read_raw_edf(f, preload=True, verbose=mne_verbose) for f in files]
+    raw = mne.concatenate_raws(raws, verbose=mne_verbose)
+    mne.datasets.eegbci.standardize(raw)
+    raw.set_montage(standard_montage(), verbose=mne_verbose)
+    raw.pick("eeg")
+    if l_freq is not None or h_freq is not None:
+        raw.filter(l_freq, h_freq, fir_design="firwin", skip_by_annotation="edge",
+                   verbose=mne_verbose)
+    if resample is not None:
+        raw.resample(resample, verbose=mne_verbose)
+    events, _ = mne.events_from_annotations(
+        raw, event_id={"T1": 1, "T2": 2}, verbose=mne_verbose
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*annotation.*")
+        epochs = mne.Epochs(
+            raw, events, event_id={classes[0]: 1, classes[1]: 2}, tmin=tmin, tmax=tmax,
+            baseline=None, preload=True, verbose=mne_verbose,
         )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*annotation.*")
-            epochs = mne.Epochs(
-                raw, events, event_id={classes[0]: 1, classes[1]: 2}, tmin=tmin, tmax=tmax,
-                baseline=None, preload=True, verbose=mne_verbose,
-            )
-        if len(epochs) < len(events):
-            logger.info(f"{len(events) - len(epochs)} of {len(events)} trials reach outside the "
-                        f"recording with tmin={tmin:g}, tmax={tmax:g} s and were dropped.")
-        if len(epochs) == 0:
-            raise ValueError(f"No trial fits the window tmin={tmin:g} to tmax={tmax:g} s inside "
-                             "the recording; use a shorter window.")
+    if len(epochs) < len(events):
+        logger.info(f"{len(events) - len(epochs)} of {len(events)} trials reach outside the "
+                    f"recording with tmin={tmin:g}, tmax={tmax:g} s and were dropped.")
+    if len(epochs) == 0:
+        raise ValueError(f"No trial fits the window tmin={tmin:g} to tmax={tmax:g} s inside "
+                         "the recording; use a shorter window.")
     epochs.info["description"] = f"PhysioNet eegmmidb S{subject:03d} {task}"
     return epochs
 
 
+@verbose
 def eegbci_files(subject=1, runs=(6,), path=None, verbose=None):
     """Paths of PhysioNet eegmmidb EDF files: the bundled copy, a local one, or downloaded.
 
@@ -235,8 +236,7 @@ def eegbci_files(subject=1, runs=(6,), path=None, verbose=None):
         Run numbers, 1 to 14.
     path : path-like | None
         A folder holding ``MNE-eegbci-data/``, looked in first.
-    verbose : bool | str | int | None
-        Log level.
+    %(verbose)s
 
     Returns
     -------
@@ -252,5 +252,4 @@ def eegbci_files(subject=1, runs=(6,), path=None, verbose=None):
     if not runs or any(isinstance(r, (bool, np.bool_)) or not isinstance(r, numbers.Integral)
                        or not 1 <= r <= 14 for r in runs):
         raise ValueError(f"runs must be run numbers from 1 to 14, got {runs!r}.")
-    with use_log_level(verbose):
-        return [Path(f) for f in _find_files(int(subject), [int(r) for r in runs], path)]
+    return [Path(f) for f in _find_files(int(subject), [int(r) for r in runs], path)]

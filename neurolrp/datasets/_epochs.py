@@ -7,11 +7,13 @@ from pathlib import Path
 import mne
 import numpy as np
 
-from .._checks import check_data, check_number, epochs_arrays, pick_eeg
-from .._utils import logger, use_log_level
+from .._checks import check_number
+from .._trials import check_data, epochs_arrays, pick_eeg
+from .._utils import logger, verbose
 from ._eegbci import standard_montage
 
 
+@verbose
 def load_epochs(
     source,
     event_id=None,
@@ -47,8 +49,8 @@ def load_epochs(
     montage : str | mne.channels.DigMontage | None
         Montage to set when the data carry no channel positions, for example
         ``"standard_1005"``. ``None`` keeps the positions the data have.
-    verbose : bool | str | int | None
-        Controls neurolrp's and MNE's log output.
+    %(verbose)s
+        Also MNE's log level while reading (``None``: ``"warning"``).
 
     Returns
     -------
@@ -84,44 +86,43 @@ def load_epochs(
     if montage is not None and not isinstance(montage, (str, mne.channels.DigMontage)):
         raise TypeError(f"montage must be a name, a DigMontage or None, got "
                         f"{type(montage).__name__}.")
-    with use_log_level(verbose):
-        if isinstance(source, mne.BaseEpochs):
-            epochs = source.copy().load_data()
+    if isinstance(source, mne.BaseEpochs):
+        epochs = source.copy().load_data()
+        if event_id is not None:
+            epochs = _select_classes(epochs, event_id)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"No such file: {path}")
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder; give a recording or -epo.fif file.")
+        if path.name.endswith(_EPO_SUFFIXES):
+            epochs = _read(mne.read_epochs, path, preload=True, verbose=mne_verbose)
             if event_id is not None:
                 epochs = _select_classes(epochs, event_id)
-        elif isinstance(source, (str, os.PathLike)):
-            path = Path(source).expanduser()
-            if not path.exists():
-                raise FileNotFoundError(f"No such file: {path}")
-            if path.is_dir():
-                raise IsADirectoryError(f"{path} is a folder; give a recording or -epo.fif file.")
-            if path.name.endswith(_EPO_SUFFIXES):
-                epochs = _read(mne.read_epochs, path, preload=True, verbose=mne_verbose)
-                if event_id is not None:
-                    epochs = _select_classes(epochs, event_id)
-            else:
-                if not event_id:
-                    raise ValueError(
-                        f"{path.name} is a continuous recording: pass event_id, a mapping "
-                        "from class name to annotation description or event code, e.g. "
-                        "{'left': 'T1', 'right': 'T2'}."
-                    )
-                raw = _read(mne.io.read_raw, path, preload=True, verbose=mne_verbose)
-                from ._eegbci import check_band
-
-                check_band(l_freq, h_freq, raw.info["sfreq"])
-                epochs = _epochs_from_raw(raw, event_id, tmin, tmax, l_freq, h_freq, mne_verbose)
         else:
-            raise TypeError(
-                "source must be mne.Epochs or a path to an -epo.fif or raw file, got "
-                f"{type(source).__name__}."
-            )
-        epochs = _validate(epochs, montage, mne_verbose)
-        logger.info(
-            f"{len(epochs)} trials x {len(epochs.ch_names)} EEG channels x {len(epochs.times)} "
-            f"samples at {epochs.info['sfreq']:g} Hz; classes "
-            + ", ".join(f"{c}: {len(epochs[c])}" for c in epochs.event_id)
+            if not event_id:
+                raise ValueError(
+                    f"{path.name} is a continuous recording: pass event_id, a mapping "
+                    "from class name to annotation description or event code, e.g. "
+                    "{'left': 'T1', 'right': 'T2'}."
+                )
+            raw = _read(mne.io.read_raw, path, preload=True, verbose=mne_verbose)
+            from ._eegbci import check_band
+
+            check_band(l_freq, h_freq, raw.info["sfreq"])
+            epochs = _epochs_from_raw(raw, event_id, tmin, tmax, l_freq, h_freq, mne_verbose)
+    else:
+        raise TypeError(
+            "source must be mne.Epochs or a path to an -epo.fif or raw file, got "
+            f"{type(source).__name__}."
         )
+    epochs = _validate(epochs, montage, mne_verbose)
+    logger.info(
+        f"{len(epochs)} trials x {len(epochs.ch_names)} EEG channels x {len(epochs.times)} "
+        f"samples at {epochs.info['sfreq']:g} Hz; classes "
+        + ", ".join(f"{c}: {len(epochs[c])}" for c in epochs.event_id)
+    )
     return epochs
 
 

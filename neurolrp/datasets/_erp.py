@@ -45,11 +45,9 @@ import numpy as np
 import xarray as xr
 from scipy.stats import norm
 
-import mne
-
-from .._utils import logger, use_log_level
-from ._eegbci import standard_montage
-from ._simulate import ALPHA_BAND, EEGBCI_CHANNELS, MASK_LEVEL, _band_noise, _pink_noise
+from .._utils import logger, verbose
+from ._simulate import (ALPHA_BAND, EEGBCI_CHANNELS, MASK_LEVEL, band_noise, pink_noise,
+                        simulated_epochs, template_positions)
 
 #: The 28 EEG channels of the BCI Competition II self-paced typing data
 #: (data set IV; Blankertz et al. 2002), the default of :func:`simulate_erp`.
@@ -83,7 +81,7 @@ _JITTER_QUANTILES = np.linspace(0.005, 0.995, 199)
 @functools.lru_cache(maxsize=1)
 def _template():
     """Channel name -> position (10-05 template), and the eegmmidb centroid."""
-    pos = standard_montage().get_positions()["ch_pos"]
+    pos = template_positions()
     return pos, np.mean([pos[c] for c in EEGBCI_CHANNELS], axis=0)
 
 
@@ -137,6 +135,7 @@ def _check_channels(channels):
     return ch_names
 
 
+@verbose
 def simulate_erp(
     n_trials=200,
     paradigm="readiness",
@@ -198,8 +197,7 @@ def simulate_erp(
         Share of trials (0 to 1) with an eye blink, independent of class.
     seed : int
         Seed of the random generator; the same seed gives the same data.
-    verbose : bool | str | int | None
-        Controls log output.
+    %(verbose)s
 
     Returns
     -------
@@ -286,68 +284,61 @@ def simulate_erp(
     rng = np.random.default_rng(seed)
     y = np.arange(n_trials) % 2
     rng.shuffle(y)
-    with use_log_level(verbose):
-        # background: cut from the end of a longer stretch so slow drifts are present
-        n_long = max(n_t, int(round(BACKGROUND_SECONDS * sfreq)))
-        mix = np.stack([_kernel(ch_names, c, 0.6) for c in ch_names])
-        mix /= np.linalg.norm(mix, axis=1, keepdims=True)
-        pink = _pink_noise(rng, (n_trials, n_ch, n_long), sfreq)[..., -n_t:]
-        background = np.einsum("cd,ndt->nct", mix, pink)
-        alpha = _band_noise(rng, (n_trials, 1, n_long), sfreq, ALPHA_BAND)[..., -n_t:]
-        background += 0.7 * _kernel(ch_names, "Oz", 0.5)[:, None] * alpha
-        background += 0.3 * rng.standard_normal(background.shape)
+    # background: cut from the end of a longer stretch so slow drifts are present
+    n_long = max(n_t, int(round(BACKGROUND_SECONDS * sfreq)))
+    mix = np.stack([_kernel(ch_names, c, 0.6) for c in ch_names])
+    mix /= np.linalg.norm(mix, axis=1, keepdims=True)
+    pink = pink_noise(rng, (n_trials, n_ch, n_long), sfreq)[..., -n_t:]
+    background = np.einsum("cd,ndt->nct", mix, pink)
+    alpha = band_noise(rng, (n_trials, 1, n_long), sfreq, ALPHA_BAND)[..., -n_t:]
+    background += 0.7 * _kernel(ch_names, "Oz", 0.5)[:, None] * alpha
+    background += 0.3 * rng.standard_normal(background.shape)
 
-        has_blink = rng.random(n_trials) < blink_rate
-        blink_t = rng.uniform(tmin - 2 * BLINK_SD, tmax + 2 * BLINK_SD, size=n_trials)
-        bump = np.exp(-((times[None] - blink_t[:, None]) ** 2) / (2 * BLINK_SD**2))
-        front = _kernel(ch_names, "Fpz", BLINK_SIGMA)
-        background += (BLINK_AMPLITUDE * has_blink[:, None, None] * front[None, :, None]
-                       * bump[:, None, :])
-        background += (COMMON_AMPLITUDE * _kernel(ch_names, "Cz", 0.6)[:, None]
-                       * _common(paradigm, times)[None, :])
+    has_blink = rng.random(n_trials) < blink_rate
+    blink_t = rng.uniform(tmin - 2 * BLINK_SD, tmax + 2 * BLINK_SD, size=n_trials)
+    bump = np.exp(-((times[None] - blink_t[:, None]) ** 2) / (2 * BLINK_SD**2))
+    front = _kernel(ch_names, "Fpz", BLINK_SIGMA)
+    background += (BLINK_AMPLITUDE * has_blink[:, None, None] * front[None, :, None]
+                   * bump[:, None, :])
+    background += (COMMON_AMPLITUDE * _kernel(ch_names, "Cz", 0.6)[:, None]
+                   * _common(paradigm, times)[None, :])
 
-        # the class-specific potential, one amplitude and latency per trial
-        amp = np.clip(1 + AMPLITUDE_SD * rng.standard_normal(n_trials), 0, None)
-        lat = LATENCY_SD * rng.standard_normal(n_trials)
-        wave = amp[:, None] * _waveform(paradigm, times[None, :] - lat[:, None])
-        data = background.copy()
-        peaks, gains = {}, {}
-        for k, cls in enumerate(classes):
-            if ERP_SOURCES[cls] is None:
-                continue
-            i = int(np.argmax(patterns[cls]))
-            peaks[cls] = ch_names[i]
-            trials = y == k
-            signal = patterns[cls][i] * wave[trials][:, t_mask]
-            noise = background[:, i][:, t_mask]
-            gain = np.sqrt(snr * np.mean(noise**2) / np.mean(signal**2)) if trials.any() else 0.0
-            gains[cls] = float(gain) * 1e-5
-            data[trials] += gain * patterns[cls][None, :, None] * wave[trials][:, None, :]
+    # the class-specific potential, one amplitude and latency per trial
+    amp = np.clip(1 + AMPLITUDE_SD * rng.standard_normal(n_trials), 0, None)
+    lat = LATENCY_SD * rng.standard_normal(n_trials)
+    wave = amp[:, None] * _waveform(paradigm, times[None, :] - lat[:, None])
+    data = background.copy()
+    peaks, gains = {}, {}
+    for k, cls in enumerate(classes):
+        if ERP_SOURCES[cls] is None:
+            continue
+        i = int(np.argmax(patterns[cls]))
+        peaks[cls] = ch_names[i]
+        trials = y == k
+        signal = patterns[cls][i] * wave[trials][:, t_mask]
+        noise = background[:, i][:, t_mask]
+        gain = np.sqrt(snr * np.mean(noise**2) / np.mean(signal**2)) if trials.any() else 0.0
+        gains[cls] = float(gain) * 1e-5
+        data[trials] += gain * patterns[cls][None, :, None] * wave[trials][:, None, :]
 
-        data *= 1e-5  # volts: background around 10 uV
-        info = mne.create_info(ch_names, sfreq, "eeg")
-        info.set_montage(standard_montage())
-        events = np.column_stack([np.arange(n_trials) * n_t, np.zeros(n_trials, int), y + 1])
-        epochs = mne.EpochsArray(
-            data, info, events=events, tmin=tmin,
-            event_id={c: k + 1 for k, c in enumerate(classes)}, verbose=False,
-        )
-        epochs.info["description"] = f"neurolrp simulated {paradigm} potential (seed {seed})"
+    data *= 1e-5  # volts: background around 10 uV
+    epochs = simulated_epochs(data, ch_names, sfreq, tmin, y, classes,
+                              f"neurolrp simulated {paradigm} potential (seed {seed})")
 
-        truth = xr.DataArray(
-            np.stack([mask] * len(classes)), dims=("class", "channel", "time"),
-            coords={"class": list(classes), "channel": ch_names, "time": times}, name="truth",
-            attrs={
-                "paradigm": paradigm, "snr": float(snr), "seed": int(seed),
-                "blink_rate": float(blink_rate), "source_sigma_rad": sigma,
-                "mask_level": MASK_LEVEL,
-                "source_channels": [ERP_SOURCES[c] or "" for c in classes],
-                "peak_channels": [peaks.get(c, "") for c in classes],
-                "gain_volts": [gains.get(c, 0.0) for c in classes],
-            },
-        )
-        logger.info(f"Simulated {n_trials} {paradigm} trials ({', '.join(classes)}) x {n_ch} "
-                    f"channels x {n_t} samples")
+    truth = xr.DataArray(
+        np.stack([mask] * len(classes)), dims=("class", "channel", "time"),
+        coords={"class": list(classes), "channel": ch_names, "time": times}, name="truth",
+        attrs={
+            "paradigm": paradigm, "snr": float(snr), "seed": int(seed),
+            "blink_rate": float(blink_rate), "source_sigma_rad": sigma,
+            "mask_level": MASK_LEVEL,
+            "source_channels": [ERP_SOURCES[c] or "" for c in classes],
+            "peak_channels": [peaks.get(c, "") for c in classes],
+            "gain_volts": [gains.get(c, 0.0) for c in classes],
+        },
+    )
+    logger.info(f"Simulated {n_trials} {paradigm} trials ({', '.join(classes)}) x {n_ch} "
+                f"channels x {n_t} samples")
     return epochs, truth
 
 

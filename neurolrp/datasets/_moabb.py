@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from .._utils import logger, use_log_level
+from .._utils import logger, verbose
 from ._epochs import load_epochs
 
 #: Our paradigm names -> MOABB paradigm classes (in ``moabb.paradigms``).
@@ -83,6 +83,7 @@ def _make_paradigm(paradigm, events, l_freq, h_freq, tmin, tmax, resample):
     return getattr(P, PARADIGMS[paradigm])(**kwargs)
 
 
+@verbose
 def load_moabb(dataset, subject, paradigm="imagery", *, events=None, l_freq=7.0, h_freq=30.0,
                tmin=0.0, tmax=None, resample=None, verbose=None):
     """Load one subject of a MOABB data set as validated epochs.
@@ -111,8 +112,8 @@ def load_moabb(dataset, subject, paradigm="imagery", *, events=None, l_freq=7.0,
         end).
     resample : float | None
         Sampling rate in Hz; default the data set's.
-    verbose : bool | str | int | None
-        Controls log output.
+    %(verbose)s
+        Also MOABB's and MNE's (``None``: errors only).
 
     Returns
     -------
@@ -158,7 +159,7 @@ def load_moabb(dataset, subject, paradigm="imagery", *, events=None, l_freq=7.0,
 def _get_epochs(ds, subject, par, verbose, mne_level, moabb):
     import mne
 
-    with use_log_level(verbose), mne.utils.use_log_level(mne_level), warnings.catch_warnings():
+    with mne.utils.use_log_level(mne_level), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # MOABB's own deprecations
         warnings.simplefilter("ignore", RuntimeWarning)  # e.g. its NEMAR mirror being offline
         logger.info(f"Loading {ds.code} subject {subject} through MOABB {moabb.__version__}")

@@ -31,7 +31,7 @@ import xarray as xr
 
 import mne
 
-from .._utils import logger, use_log_level
+from .._utils import logger, verbose
 from ._eegbci import standard_montage
 
 #: The 64 channels of PhysioNet's eegmmidb, in recording order.
@@ -53,13 +53,13 @@ ALPHA_BAND = (8.0, 12.0)
 
 
 @functools.lru_cache(maxsize=1)
-def _template_positions():
+def template_positions():
     """The 10-05 template's positions (read once: building the montage takes ~4 ms)."""
     return standard_montage().get_positions()["ch_pos"]
 
 
 def _unit_positions(ch_names):
-    pos = _template_positions()
+    pos = template_positions()
     xyz = np.array([pos[ch] for ch in ch_names])
     xyz = xyz - xyz.mean(axis=0)  # centre the template head before projecting
     return xyz / np.linalg.norm(xyz, axis=1, keepdims=True)
@@ -72,7 +72,7 @@ def spatial_kernel(ch_names, centre, sigma=SOURCE_SIGMA):
     return np.exp(-(angle**2) / (2 * sigma**2))
 
 
-def _band_noise(rng, shape, sfreq, band):
+def band_noise(rng, shape, sfreq, band):
     """Gaussian noise band-limited to ``band`` with unit variance."""
     n = shape[-1]
     spec = np.fft.rfft(rng.standard_normal(shape), axis=-1)
@@ -82,7 +82,8 @@ def _band_noise(rng, shape, sfreq, band):
     return x / x.std()
 
 
-def _pink_noise(rng, shape, sfreq):
+def pink_noise(rng, shape, sfreq):
+    """Gaussian noise with a 1/f power spectrum (no DC) and unit variance."""
     n = shape[-1]
     spec = np.fft.rfft(rng.standard_normal(shape), axis=-1)
     freqs = np.fft.rfftfreq(n, 1 / sfreq)
@@ -99,6 +100,40 @@ def _window_envelope(times, window, ramp=0.2):
     return 0.5 - 0.5 * np.cos(np.pi * env)
 
 
+def simulated_epochs(data, ch_names, sfreq, tmin, y, classes, description):
+    """Simulated trials as ``mne.Epochs`` at the 10-05 template's positions.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_trials, n_channels, n_times)
+        The trials, in volts.
+    ch_names : list of str
+        Their EEG channels (10-05 names).
+    sfreq, tmin : float
+        Sampling rate (Hz) and the first sample's time (s).
+    y : ndarray of int, shape (n_trials,)
+        Each trial's class, as a position in ``classes``.
+    classes : sequence of str
+        The class names: the event names (event codes 1, 2, ...).
+    description : str
+        ``info["description"]``.
+
+    Returns
+    -------
+    epochs : mne.EpochsArray
+    """
+    n_trials, _, n_t = data.shape
+    info = mne.create_info(list(ch_names), sfreq, "eeg")
+    info.set_montage(standard_montage())
+    events = np.column_stack([np.arange(n_trials) * n_t, np.zeros(n_trials, int), y + 1])
+    epochs = mne.EpochsArray(
+        data, info, events=events, tmin=tmin,
+        event_id={c: k + 1 for k, c in enumerate(classes)}, verbose=False,
+    )
+    epochs.info["description"] = description
+    return epochs
+
+
 def band_power(data, sfreq, band):
     """Mean power in ``band`` along the last axis (periodogram)."""
     freqs = np.fft.rfftfreq(data.shape[-1], 1 / sfreq)
@@ -107,6 +142,7 @@ def band_power(data, sfreq, band):
     return spec[..., keep].sum(axis=-1) / data.shape[-1] ** 2
 
 
+@verbose
 def simulate_motor_imagery(
     n_trials=200,
     n_classes=2,
@@ -168,8 +204,7 @@ def simulate_motor_imagery(
         knobs that make simulated subjects differ (see
         :func:`simulate_cohort`); the default leaves the data exactly as
         before the parameter existed.
-    verbose : bool | str | int | None
-        Controls log output.
+    %(verbose)s
 
     Returns
     -------
@@ -214,72 +249,65 @@ def simulate_motor_imagery(
     rng.shuffle(y)
     shape = (n_trials, n_ch, n_t)
 
-    with use_log_level(verbose):
-        # background: pink noise mixed by a broad kernel (volume conduction)
-        mix = np.stack([spatial_kernel(ch_names, c, sigma=0.6) for c in ch_names])
-        mix /= np.linalg.norm(mix, axis=1, keepdims=True)
-        background = np.einsum("cd,ndt->nct", mix, _pink_noise(rng, shape, sfreq))
-        alpha = _band_noise(rng, (n_trials, 1, n_t), sfreq, ALPHA_BAND)
-        background += 0.7 * spatial_kernel(ch_names, "Oz", sigma=0.5)[:, None] * alpha
-        background += 0.3 * rng.standard_normal(shape)
+    # background: pink noise mixed by a broad kernel (volume conduction)
+    mix = np.stack([spatial_kernel(ch_names, c, sigma=0.6) for c in ch_names])
+    mix /= np.linalg.norm(mix, axis=1, keepdims=True)
+    background = np.einsum("cd,ndt->nct", mix, pink_noise(rng, shape, sfreq))
+    alpha = band_noise(rng, (n_trials, 1, n_t), sfreq, ALPHA_BAND)
+    background += 0.7 * spatial_kernel(ch_names, "Oz", sigma=0.5)[:, None] * alpha
+    background += 0.3 * rng.standard_normal(shape)
 
-        env = _window_envelope(times, erd_window)
-        data = background
-        centres = {}
-        for k, cls in enumerate(classes):
-            centre = CLASS_SOURCES[cls]
-            centres[cls] = centre
-            i = ch_names.index(centre)
-            rhythm = _band_noise(rng, (n_trials, n_t), sfreq, MU_BAND)
-            rhythm += 0.5 * _band_noise(rng, (n_trials, n_t), sfreq, BETA_BAND)
-            # scale so that the rhythm's mu power at the centre is snr x the rest's
-            gain = np.sqrt(snr * band_power(background[:, i], sfreq, MU_BAND).mean()
-                           / band_power(rhythm, sfreq, MU_BAND).mean())
-            amplitude = np.where((y == k)[:, None], 1 - erd * env, 1.0)
-            data = data + spatial_kernel(ch_names, centre, source_sigma)[None, :, None] * (
-                gain * amplitude * rhythm
-            )[:, None, :]
+    env = _window_envelope(times, erd_window)
+    data = background
+    centres = {}
+    for k, cls in enumerate(classes):
+        centre = CLASS_SOURCES[cls]
+        centres[cls] = centre
+        i = ch_names.index(centre)
+        rhythm = band_noise(rng, (n_trials, n_t), sfreq, MU_BAND)
+        rhythm += 0.5 * band_noise(rng, (n_trials, n_t), sfreq, BETA_BAND)
+        # scale so that the rhythm's mu power at the centre is snr x the rest's
+        gain = np.sqrt(snr * band_power(background[:, i], sfreq, MU_BAND).mean()
+                       / band_power(rhythm, sfreq, MU_BAND).mean())
+        amplitude = np.where((y == k)[:, None], 1 - erd * env, 1.0)
+        data = data + spatial_kernel(ch_names, centre, source_sigma)[None, :, None] * (
+            gain * amplitude * rhythm
+        )[:, None, :]
 
-        if confound:
-            blink_t = rng.uniform(*erd_window, size=n_trials)
-            rate = np.where(y == 0, confound_rate[0], confound_rate[1])
-            has_blink = rng.random(n_trials) < rate
-            bump = np.exp(-((times[None] - blink_t[:, None]) ** 2) / (2 * 0.075**2))
-            front = np.maximum(spatial_kernel(ch_names, "Fpz", sigma=0.35), 0)
-            front[front < 0.05] = 0
-            data = data + 8.0 * has_blink[:, None, None] * front[None, :, None] * bump[:, None, :]
+    if confound:
+        blink_t = rng.uniform(*erd_window, size=n_trials)
+        rate = np.where(y == 0, confound_rate[0], confound_rate[1])
+        has_blink = rng.random(n_trials) < rate
+        bump = np.exp(-((times[None] - blink_t[:, None]) ** 2) / (2 * 0.075**2))
+        front = np.maximum(spatial_kernel(ch_names, "Fpz", sigma=0.35), 0)
+        front[front < 0.05] = 0
+        data = data + 8.0 * has_blink[:, None, None] * front[None, :, None] * bump[:, None, :]
 
-        data *= 1e-5  # volts: background around 10 uV
-        info = mne.create_info(ch_names, sfreq, "eeg")
-        info.set_montage(standard_montage())
-        events = np.column_stack([np.arange(n_trials) * n_t, np.zeros(n_trials, int), y + 1])
-        epochs = mne.EpochsArray(
-            data, info, events=events, tmin=tmin,
-            event_id={c: k + 1 for k, c in enumerate(classes)}, verbose=False,
-        )
-        epochs.info["description"] = f"neurolrp simulated motor imagery (seed {seed})"
+    data *= 1e-5  # volts: background around 10 uV
+    epochs = simulated_epochs(data, ch_names, sfreq, tmin, y, classes,
+                              f"neurolrp simulated motor imagery (seed {seed})")
 
-        # The truth of a decision between the classes is where their generating
-        # processes differ: every class's source region, inside the window.
-        # For left vs right, low power over C4 *and* normal power over C3 both
-        # speak for "left", so both regions belong to the truth of every class.
-        in_window = env >= 0.5
-        sources = np.stack([spatial_kernel(ch_names, centres[c], source_sigma) >= MASK_LEVEL
-                            for c in classes])
-        decision = sources.any(axis=0)[:, None] & in_window[None]
-        mask = np.repeat(decision[None], len(classes), axis=0)
-        truth = xr.DataArray(
-            mask, dims=("class", "channel", "time"),
-            coords={"class": classes, "channel": ch_names, "time": times}, name="truth",
-            attrs={
-                "source_channels": [" ".join(np.asarray(ch_names)[src]) for src in sources],
-                "snr": snr, "erd": erd, "erd_window": list(erd_window), "seed": seed,
-                "source_sigma_rad": float(source_sigma), "mask_level": MASK_LEVEL,
-                "centre_channels": [centres[c] for c in classes],
-                "confound": int(confound), "confound_channels": list(FRONTAL_CHANNELS),
-            },
-        )
-        logger.info(f"Simulated {n_trials} trials ({', '.join(classes)}) x {n_ch} channels x {n_t} samples")
+    # The truth of a decision between the classes is where their generating
+    # processes differ: every class's source region, inside the window.
+    # For left vs right, low power over C4 *and* normal power over C3 both
+    # speak for "left", so both regions belong to the truth of every class.
+    in_window = env >= 0.5
+    sources = np.stack([spatial_kernel(ch_names, centres[c], source_sigma) >= MASK_LEVEL
+                        for c in classes])
+    decision = sources.any(axis=0)[:, None] & in_window[None]
+    mask = np.repeat(decision[None], len(classes), axis=0)
+    truth = xr.DataArray(
+        mask, dims=("class", "channel", "time"),
+        coords={"class": classes, "channel": ch_names, "time": times}, name="truth",
+        attrs={
+            "source_channels": [" ".join(np.asarray(ch_names)[src]) for src in sources],
+            "snr": snr, "erd": erd, "erd_window": list(erd_window), "seed": seed,
+            "source_sigma_rad": float(source_sigma), "mask_level": MASK_LEVEL,
+            "centre_channels": [centres[c] for c in classes],
+            "confound": int(confound), "confound_channels": list(FRONTAL_CHANNELS),
+        },
+    )
+    logger.info(f"Simulated {n_trials} trials ({', '.join(classes)}) x {n_ch} channels x {n_t} samples")
     return epochs, truth
 
 
@@ -351,6 +379,7 @@ def cohort_parameters(subjects, *, seed=0):
     return pd.DataFrame(rows, columns=cols).set_index("subject")
 
 
+@verbose
 def simulate_cohort(subjects, *, seed=0, n_trials=100, n_classes=2, sfreq=100.0, tmin=-1.0,
                     tmax=4.0, verbose=None):
     """Simulate the motor imagery of several subjects who differ like real users.
@@ -366,8 +395,7 @@ def simulate_cohort(subjects, *, seed=0, n_trials=100, n_classes=2, sfreq=100.0,
     n_trials, n_classes, sfreq, tmin, tmax
         As in :func:`simulate_motor_imagery`, the same for every subject.
         The ERD window is cut to the epoch's end where it would outlast it.
-    verbose : bool | str | int | None
-        Controls log output.
+    %(verbose)s
 
     Returns
     -------

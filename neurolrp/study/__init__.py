@@ -31,9 +31,9 @@ rewritten; an existing study is only extended or resumed, and replaced only
 with ``overwrite=True``.
 """
 
-from ._group_report import group_maps, group_report
+from ._group_report import group_report
 from ._runner import process_subject, run_study
-from ._store import STORE, Study, load_study, subject_dataset, write_table
+from ._store import STORE, Study, group_maps, load_study, subject_dataset, write_table
 from ._transfer import transfer_subject
 from ._inputs import DATASETS, load_subject
 from ._cli import add_parser, cmd_study

@@ -1,124 +1,18 @@
 """The group report: accuracy, grand averages, every subject, consistency, transfer."""
 
-import html
 import json
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ._store import Study, load_study
+from .._files import atomic_file
+from .._html import add_figure, html_table
+from .._version import __version__
+from ._store import Study, as_relevance, group_maps, load_study, normalised_class_means
 
 #: Unit of the normalised maps.
 PCT_LABEL = "% of the subject's |relevance|"
-
-
-def _add_png(rep, fig, title, **kwargs):
-    """Add a figure to an mne.Report as the PNG rendered here (not re-rendered by MNE)."""
-    import tempfile
-
-    import matplotlib.pyplot as plt
-
-    with tempfile.TemporaryDirectory(prefix="neurolrp-") as tmp:
-        name = Path(tmp) / "figure.png"
-        fig.savefig(name, format="png", dpi=100)
-        plt.close(fig)
-        rep.add_image(name, title, **kwargs)
-
-
-def _html_table(rows, header, links=None):
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        cells = []
-        for j, c in enumerate(row):
-            text = html.escape(str(c))
-            if j == 0 and links and links[i]:
-                text = f'<a href="{html.escape(links[i])}">{text}</a>'
-            cells.append(f'<td style="white-space:nowrap">{text}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<table class="table table-sm table-striped" style="width:auto">'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-
-
-def _normalised_class_means(study, keys):
-    """Each subject's class averages in % of their mean absolute sum (no subject dominates)."""
-    out = {}
-    for key in keys:
-        cm = study.class_means(key)
-        scale = float(np.abs(cm.values).sum(axis=(1, 2)).mean())
-        out[key] = cm * (100.0 / scale if scale > 0 else 1.0)
-    return out
-
-
-def _pseudo_relevance(maps, labels, template):
-    """Maps (n, channel, time) as a relevance DataArray the viz functions take."""
-    from ..relevance import make_relevance
-
-    pos = np.column_stack([template[c].values for c in ("ch_x", "ch_y", "ch_z")])
-    return make_relevance(np.asarray(maps, dtype=np.float32),
-                          channels=[str(c) for c in template.channel.values],
-                          times=template.time.values, y_pred=labels, target=labels,
-                          score=np.zeros(len(labels)), ch_pos=pos,
-                          attrs={"method": "group average", "sfreq": template.attrs["sfreq"]})
-
-
-def group_maps(study, subjects=None, *, normalise=True):
-    """Every subject's class averages as one relevance array, ready for :mod:`neurolrp.viz`.
-
-    Parameters
-    ----------
-    study : Study | path-like
-        A study (:func:`load_study`) or its folder.
-    subjects : list of str | None
-        Subject keys; default every complete subject. They must share
-        channels and samples.
-    normalise : bool
-        Express each subject's class averages in % of their mean absolute sum
-        over channels and time (the group report's normalisation), so that
-        no subject dominates an average over subjects.
-
-    Returns
-    -------
-    maps : xarray.DataArray
-        A relevance array (dims ``trial``, ``channel``, ``time``) with one
-        "trial" per subject and class: ``target`` (and ``y_pred``) the
-        class, ``subject`` the subject's key. ``viz.plot_group_topomaps(maps,
-        by="target")`` draws the grand average per class;
-        ``maps.sel(trial=maps.subject == key)`` one subject's maps.
-
-    Raises
-    ------
-    ValueError
-        No subjects, or subjects with different channels or samples.
-    """
-    if not isinstance(study, Study):
-        study = load_study(study)
-    keys = list(study.subjects if subjects is None else subjects)
-    if not keys:
-        raise ValueError(f"{study.path} holds no complete subject.")
-    if normalise:
-        means = _normalised_class_means(study, keys)
-    else:
-        means = {k: study.class_means(k) for k in keys}
-    template = means[keys[0]]
-    for k in keys[1:]:
-        if list(means[k].channel.values) != list(template.channel.values) or \
-                means[k].sizes["time"] != template.sizes["time"]:
-            raise ValueError(f"{k} and {keys[0]} differ in channels or samples; choose "
-                             "subjects= that share them.")
-    maps, labels, owners = [], [], []
-    for k in keys:
-        for cls in map(str, means[k]["class"].values):
-            maps.append(means[k].sel({"class": cls}).values)
-            labels.append(cls)
-            owners.append(k)
-    out = _pseudo_relevance(maps, labels, template)
-    out.attrs["method"] = ("class averages per subject" +
-                           (", in % of each subject's mean absolute sum" if normalise else ""))
-    return out.assign_coords(subject=("trial", np.asarray(owners, dtype=object)))
 
 
 def _accuracy_figure(table, model):
@@ -186,7 +80,7 @@ def _small_multiples(norm, study, cls, model, span, vmax, n_cols=8):
     for i, key in enumerate(keys):
         ax = axes[i // cols, i % cols]
         cm = norm[key].sel({"class": cls})
-        viz.plot_topomap(_pseudo_relevance(cm.values[None], [cls], cm), times=[span], axes=[ax],
+        viz.plot_topomap(as_relevance(cm.values[None], [cls], cm), times=[span], axes=[ax],
                          vmax=vmax)
         row = study.table.loc[key]
         ax.set_title(f"{key}\n{row[f'accuracy_{model}']:.2f} | {row['accuracy_csp+lda']:.2f}",
@@ -240,7 +134,7 @@ def _consistency_figure(shares, tops, counts, template, top=0.1):
     from ..relevance import to_info
     from ..viz import CMAP, MASK_PARAMS
 
-    info = to_info(_pseudo_relevance(template.values[:1], ["x"], template))
+    info = to_info(as_relevance(template.values[:1], ["x"], template))
     classes = list(shares)
     n_cls = len(classes)
     fig, axes = plt.subplots(2, n_cls + 1, figsize=(2.0 * n_cls + 1.5, 4.9),
@@ -345,17 +239,18 @@ def group_report(study, fname=None, *, window=None):
                  f"{mean_base:.3f}"] + (["{:.3f}".format(table.transfer_transfer.mean())]
                                         if "transfer_transfer" in table else []) + ["", ""])
     links.append(None)
-    _add_png(rep, _accuracy_figure(table, model), "Network vs CSP + LDA",
-             section="Accuracy",
-             caption=f"{study.config['folds']}-fold cross-validation per subject, the same "
-                     "folds for both. Dotted: chance. Below, click a subject for its own "
-                     "report.")
-    rep.add_html(_html_table(rows, header, links), "Accuracy per subject", section="Accuracy")
+    add_figure(rep, _accuracy_figure(table, model), "Network vs CSP + LDA",
+               section="Accuracy",
+               caption=f"{study.config['folds']}-fold cross-validation per subject, the same "
+                       "folds for both. Dotted: chance. Below, click a subject for its own "
+                       "report.")
+    rep.add_html(html_table(rows, header, links=links, nowrap=True), "Accuracy per subject",
+                 section="Accuracy")
 
     groups = _compatible_groups(study)
     for (n_ch, n_t), keys in groups.items():
         where = "" if len(groups) == 1 else f" ({n_ch} channels, {n_t} samples)"
-        norm = _normalised_class_means(study, keys)
+        norm = normalised_class_means(study, keys)
         template = next(iter(norm.values()))
         classes = list(dict.fromkeys(str(c) for k in keys for c in norm[k]["class"].values))
         times = template.time.values
@@ -374,54 +269,54 @@ def group_report(study, fname=None, *, window=None):
             for cls in classes:
                 if label.startswith(f"{cls}\n("):
                     ax.set_ylabel(f"{cls}\n({labels.count(cls)} subjects)", fontsize=9)
-        _add_png(rep, fig, f"Grand average per class{where}",
-                      section="Grand average",
-                      caption="Mean over subjects of each subject's class average (its correctly "
-                              "classified trials, explained for their class), after dividing "
-                              "each subject's averages by their mean absolute sum so that no "
-                              f"subject dominates; summed in {win:g} s windows. Red: evidence "
-                              "for the class; blue: against it.")
+        add_figure(rep, fig, f"Grand average per class{where}",
+                   section="Grand average",
+                   caption="Mean over subjects of each subject's class average (its correctly "
+                           "classified trials, explained for their class), after dividing "
+                           "each subject's averages by their mean absolute sum so that no "
+                           f"subject dominates; summed in {win:g} s windows. Red: evidence "
+                           "for the class; blue: against it.")
         span = _span(times)
         vmax = max(float(np.abs(norm[k].sel(time=slice(*span)).sum("time")).max()) for k in keys)
         for cls in classes:
             fig = _small_multiples(norm, study, cls, model, span, vmax)
-            _add_png(rep, fig, f"Every subject: {cls}{where}",
-                          section="Every subject",
-                          caption="Individual explanations: each subject's class average "
-                                  f"summed from {span[0]:g} to {span[1]:g} s, on one colour "
-                                  "scale after normalisation. Subjects near chance explain "
-                                  "noise.")
+            add_figure(rep, fig, f"Every subject: {cls}{where}",
+                       section="Every subject",
+                       caption="Individual explanations: each subject's class average "
+                               f"summed from {span[0]:g} to {span[1]:g} s, on one colour "
+                               "scale after normalisation. Subjects near chance explain "
+                               "noise.")
         shares, tops, counts = _consistency(norm, classes, span)
         n_min = min(counts.values())
         k = _sign_test_share(n_min)
         n_top = max(1, int(round(0.1 * template.sizes["channel"])))
-        _add_png(rep, _consistency_figure(shares, tops, counts, template),
-                 f"How consistent are the subjects?{where}", section="Consistency",
-                 caption="Per channel, from the subjects' class averages over "
-                         f"{span[0]:g} to {span[1]:g} s. Top: the share of subjects whose mean "
-                         "relevance there is positive (red: most subjects find evidence for the "
-                         "class; blue: against it; white: they disagree). " + (
-                             f"White dots: {k} or more of {n_min} subjects agree in sign "
-                             "(two-sided sign test p < 0.05, not corrected for the channels). "
-                             if k is not None else
-                             f"With {n_min} subjects no share reaches p < 0.05 in a sign test. ")
-                         + "Correctly classified trials carry net positive relevance, so this "
-                           "share is high almost everywhere for a network that works; the "
-                           f"bottom row asks where: the share of subjects for whom the channel "
-                           f"is among their {n_top} most relevant (chance "
-                           f"{n_top / template.sizes['channel']:.2f}).")
+        add_figure(rep, _consistency_figure(shares, tops, counts, template),
+                   f"How consistent are the subjects?{where}", section="Consistency",
+                   caption="Per channel, from the subjects' class averages over "
+                           f"{span[0]:g} to {span[1]:g} s. Top: the share of subjects whose mean "
+                           "relevance there is positive (red: most subjects find evidence for the "
+                           "class; blue: against it; white: they disagree). " + (
+                               f"White dots: {k} or more of {n_min} subjects agree in sign "
+                               "(two-sided sign test p < 0.05, not corrected for the channels). "
+                               if k is not None else
+                               f"With {n_min} subjects no share reaches p < 0.05 in a sign test. ")
+                           + "Correctly classified trials carry net positive relevance, so this "
+                             "share is high almost everywhere for a network that works; the "
+                             f"bottom row asks where: the share of subjects for whom the channel "
+                             f"is among their {n_top} most relevant (chance "
+                             f"{n_top / template.sizes['channel']:.2f}).")
     if study.transfer is not None:
         tr = study.transfer.groupby("subject")[["within", "pretrained", "transfer"]].mean()
         rows = [[k, f"{r.within:.3f}", f"{r.pretrained:.3f}", f"{r.transfer:.3f}",
                  f"{r.transfer - r.within:+.3f}"] for k, r in tr.iterrows()]
-        rep.add_html(_html_table(rows, ["subject", "within subject", "pre-trained on others",
-                                        "fine-tuned", "transfer - within"]),
+        rep.add_html(html_table(rows, ["subject", "within subject", "pre-trained on others",
+                                       "fine-tuned", "transfer - within"], nowrap=True),
                      "Subject-to-subject transfer", section="Transfer")
-        _add_png(rep, _transfer_figure(study.transfer, model),
-                      "Within-subject vs transfer", section="Transfer",
-                      caption="For each subject the network was pre-trained on the other "
-                              "subjects, then fine-tuned on the subject's training folds and "
-                              "tested on its held-out folds (the within-subject folds).")
+        add_figure(rep, _transfer_figure(study.transfer, model),
+                   "Within-subject vs transfer", section="Transfer",
+                   caption="For each subject the network was pre-trained on the other "
+                           "subjects, then fine-tuned on the subject's training folds and "
+                           "tested on its held-out folds (the within-subject folds).")
     cfg = study.config
     rows = [["subjects", f"{len(study.subjects)} complete"
              + (f"; {len(study.incomplete)} incomplete (not shown)" if study.incomplete else "")],
@@ -438,11 +333,11 @@ def group_report(study, fname=None, *, window=None):
                               "channels and time"],
             ["store", f"{study.store} (load_study)"],
             ["neurolrp", __version__]]
-    rep.add_html(_html_table(rows, ["", ""]), "How it was made", section="How it was made")
+    rep.add_html(html_table(rows, ["", ""], nowrap=True), "How it was made",
+                 section="How it was made")
     fname.parent.mkdir(parents=True, exist_ok=True)
-    tmp = fname.with_name(f".{fname.stem}-{uuid.uuid4().hex[:8]}.html")
-    rep.save(tmp, open_browser=False, overwrite=True, verbose=False)
-    os.replace(tmp, fname)
+    with atomic_file(fname) as tmp:
+        rep.save(tmp, open_browser=False, overwrite=True, verbose=False)
     return fname
 
 

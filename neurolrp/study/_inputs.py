@@ -22,7 +22,7 @@ DATASET_PARAMS = {
 }
 
 
-def _cores_given():
+def cores_given():
     """CPU cores this process may use (affinity and cgroup quota), at least 1."""
     try:
         n = len(os.sched_getaffinity(0))
@@ -37,7 +37,8 @@ def _cores_given():
     return max(1, n)
 
 
-def _check_subjects(subjects):
+def check_subjects(subjects):
+    """Subject numbers as a list of distinct positive ints; raise before any work."""
     if isinstance(subjects, (str, bytes)) or not hasattr(subjects, "__iter__"):
         raise TypeError(f"subjects must be a list of subject numbers (integers), got "
                         f"{subjects!r}.")
@@ -56,7 +57,7 @@ def _check_subjects(subjects):
 
 
 @dataclass(frozen=True)
-class _Source:
+class Source:
     """Where a subject's epochs come from (picklable: it travels to the workers)."""
 
     label: str  # names the dataset in keys and tables
@@ -69,16 +70,16 @@ class _Source:
         return f"{self.label}-{subject:03d}"
 
 
-def _resolve_dataset(dataset, task, dataset_params, data_path, subjects):
-    """Check the dataset and its options; return a _Source. Raises before any work."""
+def resolve_dataset(dataset, task, dataset_params, data_path, subjects):
+    """Check the dataset and its options; return a Source. Raises before any work."""
     params = dict(dataset_params or {})
     if callable(dataset) and not isinstance(dataset, str) and not hasattr(dataset, "subject_list"):
         name = getattr(dataset, "__name__", type(dataset).__name__)
         if params:
             raise ValueError("dataset_params do not apply to your own loader; bind them to it "
                              "(functools.partial).")
-        return _Source(name.replace("_", "-").strip("<>-") or "custom", "custom",
-                       {"loader": f"{getattr(dataset, '__module__', '')}.{name}"}, obj=dataset)
+        return Source(name.replace("_", "-").strip("<>-") or "custom", "custom",
+                      {"loader": f"{getattr(dataset, '__module__', '')}.{name}"}, obj=dataset)
     if isinstance(dataset, str) and dataset in DATASETS:
         kind = dataset
     elif (isinstance(dataset, str) and dataset.startswith("moabb:")) or \
@@ -103,15 +104,15 @@ def _resolve_dataset(dataset, task, dataset_params, data_path, subjects):
         if beyond:
             raise ValueError(f"eegmmidb has subjects 1 to 109; {beyond} are not among them.")
         options["task"] = task
-        return _Source("eegbci", kind, options, data_path=None if data_path is None
-                       else str(Path(data_path).expanduser()))
+        return Source("eegbci", kind, options, data_path=None if data_path is None
+                      else str(Path(data_path).expanduser()))
     if kind == "simulated":
         n = options["n_classes"]
         if n not in (2, 3) or not isinstance(options["n_trials"], (int, np.integer)) or \
                 options["n_trials"] < 4 * n:
             raise ValueError(f"simulated: n_classes must be 2 or 3 and n_trials an integer of "
                              f"at least {4 * n}; got {options}.")
-        return _Source("simulated", kind, options)
+        return Source("simulated", kind, options)
     from ..datasets._moabb import PARADIGMS, resolve_moabb_dataset
 
     ds = resolve_moabb_dataset(dataset[len("moabb:"):] if isinstance(dataset, str) else dataset)
@@ -130,11 +131,12 @@ def _resolve_dataset(dataset, task, dataset_params, data_path, subjects):
         options["paradigm"] = f"{type(paradigm).__module__}.{type(paradigm).__name__}"
     label = "moabb-" + "".join(c if c.isalnum() else "-" for c in
                                (dataset[6:] if isinstance(dataset, str) else ds.code))[:60]
-    return _Source(label, kind, options, obj=(ds, paradigm))
+    return Source(label, kind, options, obj=(ds, paradigm))
 
 
-def _check_config(models, composite, folds, seed, classifier_params, resample, tmin, tmax,
-                  quality):
+def check_config(models, composite, folds, seed, classifier_params, resample, tmin, tmax,
+                 quality):
+    """The study's settings, checked, as the dict the store records, and the composite."""
     from ..classifier import MODEL_CHOICES, EEGClassifier
     from ..lrp.composites import DEFAULT_COMPOSITE, get_composite
 
@@ -175,7 +177,7 @@ def load_subject(source, subject, config):
 
     Parameters
     ----------
-    source : _Source
+    source : Source
         The dataset (see :func:`run_study`).
     subject : int
         Subject number.
@@ -235,31 +237,34 @@ def load_subject(source, subject, config):
     return epochs
 
 
-def _set_threads(n):
+def set_threads(n):
+    """Give torch ``n`` threads in this process (a worker's task)."""
     import torch
 
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
 
 
-def _progress(total, desc, verbose):
+def progress_bar(total, desc, verbose):
+    """A bar of ``total`` steps to ``update`` by hand, or None where no bar shows."""
     from .._utils import progress
 
     bar = progress(range(total), desc, total=total, verbose=verbose)
     return bar if hasattr(bar, "update") else None
 
 
-def _check_count(name, val):
+def check_count(name, val):
+    """Raise unless ``val`` is None or a positive integer."""
     if val is not None and (isinstance(val, bool) or not isinstance(val, (int, np.integer))
                             or val < 1):
         raise ValueError(f"{name} must be a positive integer, got {val!r}.")
 
 
-def _local_size(n_workers, threads_per_worker):
+def local_size(n_workers, threads_per_worker):
     """Workers of a LocalCluster here: never more worker x torch threads than cores given."""
-    _check_count("n_workers", n_workers)
-    _check_count("threads_per_worker", threads_per_worker)
-    cores = _cores_given()
+    check_count("n_workers", n_workers)
+    check_count("threads_per_worker", threads_per_worker)
+    cores = cores_given()
     if n_workers is None:
         n_workers = max(1, cores // threads_per_worker)
     if n_workers * threads_per_worker > cores:

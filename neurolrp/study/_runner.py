@@ -12,12 +12,11 @@ import uuid
 from pathlib import Path
 
 from .._checks import check_int
-from .._utils import logger, use_log_level
-from ._inputs import (_check_config, _check_count, _check_subjects, _local_size, _progress,
-                      _resolve_dataset, _set_threads, load_subject)
-from ._store import (_check_dataset_options, _check_out, _commit_subject, _create_store,
-                     _group_state, _paths, _remove_study, load_study, subject_dataset,
-                     write_table)
+from .._utils import logger, verbose
+from ._inputs import (check_config, check_count, check_subjects, load_subject, local_size,
+                      progress_bar, resolve_dataset, set_threads)
+from ._store import (check_dataset_options, check_out, commit_subject, create_store, group_state,
+                     load_study, remove_study, study_paths, subject_dataset, write_table)
 
 
 _capture = threading.local()
@@ -67,7 +66,7 @@ def process_subject(source, subject, config, threads=1, slider_trials=SLIDER_TRI
 
     Parameters
     ----------
-    source : _Source
+    source : Source
         Where the subject's epochs come from (built by :func:`run_study`
         from ``dataset``, ``task`` and ``dataset_params``).
     subject : int
@@ -102,7 +101,7 @@ def process_subject(source, subject, config, threads=1, slider_trials=SLIDER_TRI
 
     t0 = time.perf_counter()
     c0 = time.process_time()
-    _set_threads(threads)
+    set_threads(threads)
     epochs = load_subject(source, subject, config)
     t_load = time.perf_counter() - t0
     key = source.key(subject)
@@ -221,12 +220,13 @@ def _client(scheduler, n_workers, threads_per_worker, verbose):
             cluster.close()
 
 
+@verbose
 def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neurolrp-study",
               models=("shallow",), composite=None, folds=5, seed=0, classifier_params=None,
               resample=80.0, tmin=None, tmax=None, quality=True, transfer=False,
               dataset_params=None, data_path=None, scheduler=None, n_workers=None,
               threads_per_worker=1, slider_trials=SLIDER_TRIALS, resume=True, overwrite=False,
-              report=True, verbose=True):
+              report=True, verbose=None):
     """Run the whole job for many subjects on dask, into one zarr store.
 
     Per subject: cross-validation of the networks beside CSP + LDA on the
@@ -308,8 +308,8 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
         is removed).
     report : bool
         Write the group report.
-    verbose : bool
-        Progress over subjects and a line per finished subject.
+    %(verbose)s
+        At ``"info"``: progress over subjects and a line per finished subject.
 
     Returns
     -------
@@ -339,66 +339,65 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
         the message says what to do).
     """
     from ._group_report import group_report
-    from ._transfer import _run_transfer
+    from ._transfer import run_transfer
 
-    subjects = _check_subjects(subjects)
-    source = _resolve_dataset(dataset, task, dataset_params, data_path, subjects)
-    config, _ = _check_config(models, composite, folds, seed, classifier_params, resample,
-                              tmin, tmax, quality)
+    subjects = check_subjects(subjects)
+    source = resolve_dataset(dataset, task, dataset_params, data_path, subjects)
+    config, _ = check_config(models, composite, folds, seed, classifier_params, resample,
+                             tmin, tmax, quality)
     slider_trials = check_int(slider_trials, "slider_trials", low=0)
     if scheduler is None:
-        n_workers = _local_size(n_workers, threads_per_worker)
+        n_workers = local_size(n_workers, threads_per_worker)
     elif not isinstance(scheduler, str) and not hasattr(scheduler, "submit"):
         raise TypeError(f"scheduler must be None, an address 'tcp://host:port' or a dask "
                         f"Client, got {type(scheduler).__name__}.")
     else:  # the cluster's own workers: their cores are not ours to count
-        _check_count("threads_per_worker", threads_per_worker)
+        check_count("threads_per_worker", threads_per_worker)
         if n_workers is not None:
             raise ValueError("n_workers sizes a LocalCluster; with scheduler= the cluster "
                              "has its own workers.")
     if scheduler is None and unreadable_main():  # before any work, not as dask's bare error
         raise RuntimeError("run_study starts a dask LocalCluster of worker processes. "
                            + _spawn_advice())
-    mode = _check_out(out, config, resume, overwrite)
-    paths = _paths(out)
-    _check_dataset_options(paths, source)
+    mode = check_out(out, config, resume, overwrite)
+    paths = study_paths(out)
+    check_dataset_options(paths, source)
 
-    with use_log_level(verbose):
-        if mode == "overwrite":
-            logger.info(f"Replacing the study in {paths['out']}")
-            _remove_study(paths)
-        if mode in ("new", "overwrite"):
-            _create_store(paths, config)
-        shutil.rmtree(paths["partial"], ignore_errors=True)  # leftovers of a killed run
-        keys = {s: source.key(s) for s in subjects}
-        done = [s for s in subjects if _group_state(paths["subjects"] / keys[s]) == "complete"]
-        todo = [s for s in subjects if s not in done]
-        if done:
-            logger.info(f"{len(done)} of {len(subjects)} subject(s) already complete in "
-                        f"{paths['store']}; skipped.")
-        failed = {}
-        t0 = time.perf_counter()
-        if todo or transfer:
-            with _client(scheduler, n_workers, threads_per_worker, verbose) as (client, where):
-                if todo:
-                    logger.info(f"Running {len(todo)} subject(s) of {source.label} on {where}")
-                    failed.update(_run_subjects(client, paths, source, todo, config,
-                                                threads_per_worker, slider_trials, verbose))
-                if transfer:
-                    failed.update(_run_transfer(client, paths, source, subjects, config,
-                                                threads_per_worker, verbose))
-        shutil.rmtree(paths["partial"], ignore_errors=True)
-        write_table(paths["out"])
-        if failed:
-            logger.warning(f"{len(failed)} failed: " + "; ".join(
-                f"{k}: {v.splitlines()[0]}" for k, v in failed.items()))
-        if report:
-            study = load_study(paths["out"])
-            if study.subjects:
-                path = group_report(study)
-                logger.info(f"Group report: {path.resolve()}")
-        logger.info(f"Study: {len(subjects) - len(failed)} of {len(subjects)} subject(s) "
-                    f"complete in {paths['store']} ({time.perf_counter() - t0:.0f} s)")
+    if mode == "overwrite":
+        logger.info(f"Replacing the study in {paths['out']}")
+        remove_study(paths)
+    if mode in ("new", "overwrite"):
+        create_store(paths, config)
+    shutil.rmtree(paths["partial"], ignore_errors=True)  # leftovers of a killed run
+    keys = {s: source.key(s) for s in subjects}
+    done = [s for s in subjects if group_state(paths["subjects"] / keys[s]) == "complete"]
+    todo = [s for s in subjects if s not in done]
+    if done:
+        logger.info(f"{len(done)} of {len(subjects)} subject(s) already complete in "
+                    f"{paths['store']}; skipped.")
+    failed = {}
+    t0 = time.perf_counter()
+    if todo or transfer:
+        with _client(scheduler, n_workers, threads_per_worker, verbose) as (client, where):
+            if todo:
+                logger.info(f"Running {len(todo)} subject(s) of {source.label} on {where}")
+                failed.update(_run_subjects(client, paths, source, todo, config,
+                                            threads_per_worker, slider_trials, verbose))
+            if transfer:
+                failed.update(run_transfer(client, paths, source, subjects, config,
+                                           threads_per_worker, verbose))
+    shutil.rmtree(paths["partial"], ignore_errors=True)
+    write_table(paths["out"])
+    if failed:
+        logger.warning(f"{len(failed)} failed: " + "; ".join(
+            f"{k}: {v.splitlines()[0]}" for k, v in failed.items()))
+    if report:
+        study = load_study(paths["out"])
+        if study.subjects:
+            path = group_report(study)
+            logger.info(f"Group report: {path.resolve()}")
+    logger.info(f"Study: {len(subjects) - len(failed)} of {len(subjects)} subject(s) "
+                f"complete in {paths['store']} ({time.perf_counter() - t0:.0f} s)")
     study = load_study(paths["out"])
     study.failed = failed
     return study
@@ -410,7 +409,7 @@ def _run_subjects(client, paths, source, todo, config, threads, slider_trials, v
     futures = {client.submit(process_subject, source, s, config, threads, slider_trials,
                              key=f"neurolrp-{source.key(s)}-{uuid.uuid4().hex[:6]}",
                              pure=False): s for s in todo}
-    bar = _progress(len(todo), "Subjects", verbose)
+    bar = progress_bar(len(todo), "Subjects", verbose)
     failed = {}
     try:
         for fut in as_completed(futures):
@@ -423,7 +422,7 @@ def _run_subjects(client, paths, source, todo, config, threads, slider_trials, v
                 logger.warning(f"{key} failed: {type(err).__name__}: {err}")
             else:
                 res = fut.result()
-                _commit_subject(paths, source, res)
+                commit_subject(paths, source, res)
                 acc = res["summary"]["accuracy"]
                 logger.info(f"{key} done: " + ", ".join(
                     f"{m} {a['mean']:.3f}" for m, a in acc.items()) +

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import __version__
+from .._files import write_bytes_atomic
+from .._version import __version__
+from ..relevance import class_average, make_relevance, validate_relevance
 
 
 #: Name of the zarr store inside a study's output folder.
@@ -31,7 +33,8 @@ FORMAT = 1
 _OUR_ENTRIES = (STORE, "study.csv", "report.html", "reports", ".partial")
 
 
-def _paths(out):
+def study_paths(out):
+    """Every path of the study folder ``out``, by role (see :mod:`neurolrp.study`)."""
     out = Path(out).expanduser()
     return {"out": out, "store": out / STORE, "subjects": out / STORE / "subjects",
             "transfer": out / STORE / "transfer", "partial": out / ".partial",
@@ -52,9 +55,9 @@ def _study_attrs(store):
     return (meta.get("attributes") or {}).get("neurolrp_study")
 
 
-def _check_out(out, config, resume, overwrite):
+def check_out(out, config, resume, overwrite):
     """Decide what happens to ``out``: 'new', 'resume'. Raise before any work."""
-    p = _paths(out)
+    p = study_paths(out)
     folder = p["out"]
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"out={str(folder)!r} is a file; a study needs a folder.")
@@ -95,7 +98,7 @@ def _check_out(out, config, resume, overwrite):
     return "resume"
 
 
-def _create_store(paths, config):
+def create_store(paths, config):
     """Write the store's root (once): built aside, then renamed into place."""
     import zarr
 
@@ -114,7 +117,7 @@ def _create_store(paths, config):
     os.rename(tmp, paths["store"])
 
 
-def _remove_study(paths):
+def remove_study(paths):
     """Remove what a study wrote (only that); the folder's other files stay."""
     for name in _OUR_ENTRIES:
         target = paths["out"] / name
@@ -124,7 +127,7 @@ def _remove_study(paths):
             target.unlink()
 
 
-def _group_state(path):
+def group_state(path):
     """'complete', 'incomplete' or None for a subject/transfer group folder."""
     meta = _read_json(Path(path) / "zarr.json")
     if meta is None:
@@ -132,17 +135,10 @@ def _group_state(path):
     return "complete" if (meta.get("attributes") or {}).get("complete") is True else "incomplete"
 
 
-def _group_attrs(path):
+def group_attrs(path):
+    """The attributes of a subject or transfer group, read from its zarr.json."""
     meta = _read_json(Path(path) / "zarr.json") or {}
     return meta.get("attributes") or {}
-
-
-def _atomic_write_bytes(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def subject_dataset(rel, cv, config):
@@ -166,8 +162,6 @@ def subject_dataset(rel, cv, config):
         (model, trial) and ``cv_proba`` (model, trial, class); strings as
         variable-length strings (what zarr v3 stores stably).
     """
-    from ..viz import class_average
-
     ds = rel.to_dataset()
     classes = [str(c) for c in cv.classes]
     means, counts = [], []
@@ -218,7 +212,7 @@ def _encoding(ds):
     return {"relevance": {"chunks": chunk}}
 
 
-def _commit(paths, group, key, ds, attrs):
+def commit_group(paths, group, key, ds, attrs):
     """Write a group under .partial, mark it complete last, rename it into the store."""
     tmp = paths["partial"] / f"{group}-{key}-{uuid.uuid4().hex[:8]}"
     tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -237,24 +231,25 @@ def _commit(paths, group, key, ds, attrs):
     return final
 
 
-def _commit_subject(paths, source, result):
+def commit_subject(paths, source, result):
+    """Store one subject's result: its report, then its group (see :func:`commit_group`)."""
     key = result["key"]
-    _atomic_write_bytes(paths["reports"] / f"{key}.html", result["html"])
+    write_bytes_atomic(paths["reports"] / f"{key}.html", result["html"])
     attrs = {"neurolrp_subject": {
         "key": key, "dataset": source.label, "subject": result["subject"],
         "dataset_options": source.options, "summary": result["summary"],
         "timing": result["timing"], "report": f"reports/{key}.html",
         "written": time.strftime("%Y-%m-%dT%H:%M:%S")}}
-    return _commit(paths, "subjects", key, result["dataset"], attrs)
+    return commit_group(paths, "subjects", key, result["dataset"], attrs)
 
 
-def _check_dataset_options(paths, source):
+def check_dataset_options(paths, source):
     """A dataset already in the study must come with the same options."""
     folder = paths["subjects"]
     if not folder.is_dir():
         return
     for entry in sorted(folder.iterdir()):
-        info = _group_attrs(entry).get("neurolrp_subject") or {}
+        info = group_attrs(entry).get("neurolrp_subject") or {}
         if info.get("dataset") == source.label:
             old = info.get("dataset_options")
             if old != json.loads(json.dumps(source.options)):
@@ -326,8 +321,6 @@ class Study:
 
     def relevance(self, key):
         """The subject's relevance (validated DataArray, loaded, as it was explained)."""
-        from ..relevance import validate_relevance
-
         ds = self.dataset(key)
         try:
             names = [n for n, c in ds.coords.items() if set(c.dims) <= {"trial", "channel",
@@ -368,8 +361,6 @@ class Study:
 
     def group_maps(self, subjects=None, *, normalise=True):
         """Every subject's class averages as one relevance array (see :func:`group_maps`)."""
-        from ._group_report import group_maps
-
         return group_maps(self, subjects, normalise=normalise)
 
     @property
@@ -393,6 +384,82 @@ def _as_object_strings(obj):
         obj = obj.copy(data=fix(obj.values))
     return obj.assign_coords({n: (c.dims, fix(c.values), c.attrs)
                               for n, c in obj.coords.items()})
+
+
+def normalised_class_means(study, keys):
+    """Each subject's class averages in % of their mean absolute sum (no subject dominates)."""
+    out = {}
+    for key in keys:
+        cm = study.class_means(key)
+        scale = float(np.abs(cm.values).sum(axis=(1, 2)).mean())
+        out[key] = cm * (100.0 / scale if scale > 0 else 1.0)
+    return out
+
+
+def as_relevance(maps, labels, template):
+    """Maps (n, channel, time) as a relevance DataArray the viz functions take."""
+    pos = np.column_stack([template[c].values for c in ("ch_x", "ch_y", "ch_z")])
+    return make_relevance(np.asarray(maps, dtype=np.float32),
+                          channels=[str(c) for c in template.channel.values],
+                          times=template.time.values, y_pred=labels, target=labels,
+                          score=np.zeros(len(labels)), ch_pos=pos,
+                          attrs={"method": "group average", "sfreq": template.attrs["sfreq"]})
+
+
+def group_maps(study, subjects=None, *, normalise=True):
+    """Every subject's class averages as one relevance array, ready for :mod:`neurolrp.viz`.
+
+    Parameters
+    ----------
+    study : Study | path-like
+        A study (:func:`load_study`) or its folder.
+    subjects : list of str | None
+        Subject keys; default every complete subject. They must share
+        channels and samples.
+    normalise : bool
+        Express each subject's class averages in % of their mean absolute sum
+        over channels and time (the group report's normalisation), so that
+        no subject dominates an average over subjects.
+
+    Returns
+    -------
+    maps : xarray.DataArray
+        A relevance array (dims ``trial``, ``channel``, ``time``) with one
+        "trial" per subject and class: ``target`` (and ``y_pred``) the
+        class, ``subject`` the subject's key. ``viz.plot_group_topomaps(maps,
+        by="target")`` draws the grand average per class;
+        ``maps.sel(trial=maps.subject == key)`` one subject's maps.
+
+    Raises
+    ------
+    ValueError
+        No subjects, or subjects with different channels or samples.
+    """
+    if not isinstance(study, Study):
+        study = load_study(study)
+    keys = list(study.subjects if subjects is None else subjects)
+    if not keys:
+        raise ValueError(f"{study.path} holds no complete subject.")
+    if normalise:
+        means = normalised_class_means(study, keys)
+    else:
+        means = {k: study.class_means(k) for k in keys}
+    template = means[keys[0]]
+    for k in keys[1:]:
+        if list(means[k].channel.values) != list(template.channel.values) or \
+                means[k].sizes["time"] != template.sizes["time"]:
+            raise ValueError(f"{k} and {keys[0]} differ in channels or samples; choose "
+                             "subjects= that share them.")
+    maps, labels, owners = [], [], []
+    for k in keys:
+        for cls in map(str, means[k]["class"].values):
+            maps.append(means[k].sel({"class": cls}).values)
+            labels.append(cls)
+            owners.append(k)
+    out = as_relevance(maps, labels, template)
+    out.attrs["method"] = ("class averages per subject" +
+                           (", in % of each subject's mean absolute sum" if normalise else ""))
+    return out.assign_coords(subject=("trial", np.asarray(owners, dtype=object)))
 
 
 def _subject_row(key, attrs):
@@ -447,7 +514,7 @@ def load_study(path):
     # "x/study.zarr"), so a store inside wins over reading the folder as the store
     if not (path / STORE).exists() and _study_attrs(path) is not None:
         path = path.parent
-    paths = _paths(path)
+    paths = study_paths(path)
     if not paths["store"].exists():
         raise FileNotFoundError(f"No study in {path} (no {STORE} there).")
     meta = _study_attrs(paths["store"])
@@ -458,11 +525,11 @@ def load_study(path):
         folder = paths[group]
         entries = sorted(e for e in folder.iterdir() if e.is_dir()) if folder.is_dir() else []
         for entry in entries:
-            state = _group_state(entry)
+            state = group_state(entry)
             if state != "complete":
                 incomplete.append(f"{group}/{entry.name}")
             elif group == "subjects":
-                rows.append(_subject_row(entry.name, _group_attrs(entry)))
+                rows.append(_subject_row(entry.name, group_attrs(entry)))
     table = pd.DataFrame(rows).set_index("subject") if rows else pd.DataFrame(
         columns=["dataset", "number"]).rename_axis("subject")
     transfer = _read_transfer(paths, table.index)
@@ -480,7 +547,7 @@ def _read_transfer(paths, subjects):
     parts = []
     for key in subjects:
         entry = folder / key
-        if _group_state(entry) != "complete":
+        if group_state(entry) != "complete":
             continue
         ds = xr.open_zarr(str(entry), consolidated=False).load()
         df = ds.to_dataframe().reset_index()
@@ -504,6 +571,6 @@ def write_table(path):
         ``study.csv`` in the study folder.
     """
     study = load_study(path)
-    target = _paths(path)["csv"]
-    _atomic_write_bytes(target, study.table.to_csv().encode())
+    target = study_paths(path)["csv"]
+    write_bytes_atomic(target, study.table.to_csv().encode())
     return target

@@ -9,8 +9,8 @@ import pandas as pd
 import xarray as xr
 
 from .._utils import logger
-from ._inputs import _progress, _set_threads, load_subject
-from ._store import _commit, _group_attrs, _group_state
+from ._inputs import load_subject, progress_bar, set_threads
+from ._store import commit_group, group_attrs, group_state
 
 
 def _subject_arrays(source, subject, config):
@@ -21,17 +21,6 @@ def _subject_arrays(source, subject, config):
     X, y, sfreq = epochs_to_arrays(epochs)
     return {"X": np.asarray(X, dtype=np.float32), "y": np.asarray(y).astype(str), "sfreq": sfreq,
             "ch_names": list(epochs.ch_names), "times": epochs.times}
-
-
-def _fine_tune(clf, X, y_idx, training, seed):
-    """Continue training ``clf``'s network on ``X`` with the classifier's own loop."""
-    import torch
-
-    from .._device import module_device
-
-    torch.manual_seed(seed)
-    clf._train(clf.module_, torch.from_numpy(clf.scale(X)), y_idx, training,
-               np.random.default_rng(seed), seed, module_device(clf.module_))
 
 
 def transfer_subject(key, target, others, folds, config, threads=1):
@@ -61,7 +50,7 @@ def transfer_subject(key, target, others, folds, config, threads=1):
     from ..classifier import EEGClassifier
 
     t0 = time.perf_counter()
-    _set_threads(threads)
+    set_threads(threads)
     model = config["explain_model"]
     params = dict(config["classifier_params"])
     X_pre = np.concatenate([o["X"] for o in others])
@@ -69,9 +58,7 @@ def transfer_subject(key, target, others, folds, config, threads=1):
     base = EEGClassifier(model, sfreq=target["sfreq"], seed=config["seed"], verbose=False,
                          **params).fit(X_pre, y_pre)
     t_pre = time.perf_counter() - t0
-    training = base._training(base.model_)  # the network fitted (model="auto" picks one)
     X, y = target["X"], target["y"]
-    y_idx = np.searchsorted(base.classes_, y)
     rows = []
     for k in range(int(folds.max()) + 1):
         train, test = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
@@ -81,7 +68,7 @@ def transfer_subject(key, target, others, folds, config, threads=1):
         std = X[train].std(axis=(0, 2)).astype(np.float32)
         clf.scale_std_ = np.where(std == 0, 1.0, std).astype(np.float32)
         zero_shot = float(np.mean(clf.predict(X[test]) == y[test]))
-        _fine_tune(clf, X[train], y_idx[train], training, config["seed"] + k)
+        clf.fine_tune(X[train], y[train], seed=config["seed"] + k)
         acc = float(np.mean(clf.predict(X[test]) == y[test]))
         rows.append({"fold": k, "n_train": len(train), "n_test": len(test),
                      "pretrained": zero_shot, "transfer": acc})
@@ -100,11 +87,12 @@ def _signature(path):
         ds.close()
 
 
-def _run_transfer(client, paths, source, subjects, config, threads, verbose):
+def run_transfer(client, paths, source, subjects, config, threads, verbose):
+    """Transfer for every complete subject that has partners; store each as it arrives."""
     from dask.distributed import as_completed
 
     keys = {s: source.key(s) for s in subjects}
-    ready = [s for s in subjects if _group_state(paths["subjects"] / keys[s]) == "complete"]
+    ready = [s for s in subjects if group_state(paths["subjects"] / keys[s]) == "complete"]
     groups = {}
     for s in ready:
         groups.setdefault(_signature(paths["subjects"] / keys[s]), []).append(s)
@@ -116,8 +104,8 @@ def _run_transfer(client, paths, source, subjects, config, threads, verbose):
             others = [o for o in members if o != s]
             pre_on = [keys[o] for o in others]
             done = paths["transfer"] / keys[s]
-            if _group_state(done) == "complete" and \
-                    _group_attrs(done).get("neurolrp_transfer", {}).get("pretrained_on") == pre_on:
+            if group_state(done) == "complete" and \
+                    group_attrs(done).get("neurolrp_transfer", {}).get("pretrained_on") == pre_on:
                 continue
             jobs.append((s, others, pre_on))
     if not jobs:
@@ -142,7 +130,7 @@ def _run_transfer(client, paths, source, subjects, config, threads, verbose):
                             folds, config, threads, pure=False,
                             key=f"neurolrp-transfer-{keys[s]}-{uuid.uuid4().hex[:6]}")
         futures[fut] = (s, pre_on)
-    bar = _progress(len(futures), "Transfer", verbose)
+    bar = progress_bar(len(futures), "Transfer", verbose)
     failed = {}
     try:
         for fut in as_completed(list(futures)):
@@ -165,7 +153,7 @@ def _run_transfer(client, paths, source, subjects, config, threads, verbose):
                     "scaling": "per channel, from the subject's training folds",
                     "fine_tuning": "all weights, Adam at the network's learning rate, early "
                                    "stopping on a stratified 20 % of the training folds"}}
-                _commit(paths, "transfer", key, ds, attrs)
+                commit_group(paths, "transfer", key, ds, attrs)
                 logger.info(f"transfer {key}: within {table.within.mean():.3f}, pre-trained "
                             f"{table.pretrained.mean():.3f}, fine-tuned "
                             f"{table.transfer.mean():.3f}")
