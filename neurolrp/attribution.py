@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import torch
+import xarray as xr
 
 from ._checks import (check_bool, check_int, epoch_ids, epochs_arrays, pick_eeg,
                       read_trials)
@@ -16,7 +17,7 @@ from .lrp.engine import Hooks
 from .lrp.layers import prepare_model
 from .lrp.patterns import compute_patterns
 from .lrp.rules import Pattern
-from .relevance import channel_positions, make_relevance
+from .relevance import DIMS, channel_positions, make_relevance
 
 
 
@@ -503,6 +504,7 @@ class Explainer:
         self._net, self._linear_names, self._device = net, linear_names, device
         self._calibrate = calibrate
         self._shapes = {}  # trial shape -> number of outputs, from one probe pass each
+        self._templates = {}  # the relevance's fixed coordinates, per channels and times
         self._version = _weights_version(model)
         self._attrs = {"method": method.name, "target": _target_text(self._target),
                        "model": type(module).__name__,
@@ -636,12 +638,64 @@ class Explainer:
 
         attrs = {**self._attrs, "classes": list(classes), "conservation_error": float("nan")}
         conservation = method.finish(out, scores, attrs)
-        return make_relevance(
+        return self._pack(
             out, channels=ch_names, times=times, y_pred=y_pred, target=target_names,
             score=scores,
             y_true=None if y_true is None else np.asarray([str(v) for v in y_true], dtype=object),
             ch_pos=ch_pos, trial=trial_ids, conservation=conservation, attrs=attrs,
         )
+
+    def _pack(self, out, *, channels, times, ch_pos, trial, y_pred, target, score, y_true,
+              conservation, attrs):
+        """The relevance container, as :func:`~neurolrp.relevance.make_relevance` makes it.
+
+        The first call for given channels, times and positions goes through
+        ``make_relevance`` (validated); later ones reuse its channel and time
+        coordinates and fill in the trials' (measured: xarray's coordinate
+        handling cost as much as one ``predict`` of a trial).
+        """
+        key = (tuple(channels), np.asarray(times, dtype=np.float64).tobytes(),
+               None if ch_pos is None else np.asarray(ch_pos, dtype=np.float64).tobytes(),
+               y_true is None, conservation is None)
+        fixed = self._templates.get(key)
+        if fixed is None:
+            rel = make_relevance(out, channels=channels, times=times, y_pred=y_pred,
+                                 target=target, score=score, y_true=y_true, ch_pos=ch_pos,
+                                 trial=trial, conservation=conservation, attrs=attrs)
+            self._templates[key] = (
+                {name: rel.coords[name].variable for name in rel.coords},
+                {name: rel.xindexes[name] for name in ("channel", "time")},
+                rel.attrs["neurolrp_version"])
+            return rel
+        if not np.isfinite(out).all():
+            raise ValueError("relevance holds NaN or infinite values.")
+        variables, indexes, version = fixed
+        ids = np.arange(len(out)) if trial is None else np.asarray(trial, dtype=np.int64)
+        trial_coord = xr.Coordinates({"trial": ids})
+        per_trial = {
+            "trial": trial_coord.variables["trial"],
+            "y_pred": np.asarray(y_pred, dtype=object), "target": np.asarray(target, dtype=object),
+            "score": np.asarray(score, dtype=np.float32),
+        }
+        if y_true is not None:
+            per_trial["y_true"] = np.asarray(y_true, dtype=object)
+            per_trial["correct"] = per_trial["y_true"] == per_trial["y_pred"]
+        if conservation is not None:
+            per_trial["conservation"] = np.asarray(conservation, dtype=np.float32)
+        coords = {}
+        for name, var in variables.items():  # make_relevance's order
+            if name in per_trial:
+                val = per_trial[name]
+                coords[name] = val if name == "trial" else xr.Variable(("trial",), val)
+            elif name in indexes:
+                coords[name] = var  # read-only (an index): shared between results
+            else:  # the channel positions: a copy each, so that no result writes into another
+                coords[name] = xr.Variable(var.dims, var.values.copy())
+        full_attrs = {"method": "", "sfreq": np.nan, "conservation_error": np.nan, **attrs,
+                      "neurolrp_version": version}
+        return xr.DataArray(out, dims=DIMS, name="relevance", attrs=full_attrs,
+                            coords=xr.Coordinates(coords, indexes={
+                                **indexes, "trial": trial_coord.xindexes["trial"]}))
 
     def _stale(self):
         """Whether the model changed since it was prepared (refit, or weights changed)."""
@@ -1132,8 +1186,6 @@ def explain_out_of_fold(cv_result, epochs, model="shallow", **kwargs):
         ``model_selection`` when ``model="auto"`` chose different networks)
         is a JSON list with one entry per fold.
     """
-    import xarray as xr
-
     from .decoding import CVResult
 
     if not isinstance(cv_result, CVResult):
