@@ -687,10 +687,8 @@ class Explainer:
             if name in per_trial:
                 val = per_trial[name]
                 coords[name] = val if name == "trial" else xr.Variable(("trial",), val)
-            elif name in indexes:
-                coords[name] = var  # read-only (an index): shared between results
-            else:  # the channel positions: a copy each, so that no result writes into another
-                coords[name] = xr.Variable(var.dims, var.values.copy())
+            else:  # channel, time, positions: xarray copies them into each result
+                coords[name] = var
         full_attrs = {"method": "", "sfreq": np.nan, "conservation_error": np.nan, **attrs,
                       "neurolrp_version": version}
         return xr.DataArray(out, dims=DIMS, name="relevance", attrs=full_attrs,
