@@ -491,9 +491,14 @@ class Explainer:
             )
         if method.needs_engine:
             net, linear_names = prepare_model(module)  # raises before any work
-        else:
-            net, linear_names = copy.deepcopy(module).eval(), None
-        net = net.to(device)  # the copy moves; the user's model stays where it is
+            net = net.to(device)  # the copy moves; the user's model stays where it is
+        elif (self._X is _EXPLAINED_DATA and not module.training
+              and module_device(module) == device):
+            # explain(): one call that hooks, moves and changes nothing; a copy would cost
+            # as much as a one-trial pass
+            net, linear_names = module, None
+        else:  # a copy in eval mode, on the device: the user's model stays as it is
+            net, linear_names = copy.deepcopy(module).eval().to(device), None
         param = next(net.parameters(), None)
         self._dtype = (np.float32 if param is None
                        else torch.empty(0, dtype=param.dtype).numpy().dtype)
