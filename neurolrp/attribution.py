@@ -810,8 +810,8 @@ def _describe_model(model):
 
 
 def _default_composite(module):
-    """The composite LRP uses when none is given (the one place it is chosen)."""
-    return get_composite(DEFAULT_COMPOSITE)
+    """The composite LRP uses for ``module`` when none is given: the one place it is chosen."""
+    return _lrp_composite(DEFAULT_COMPOSITE)
 
 
 def _target_text(target):
@@ -930,8 +930,7 @@ class LRP(Method):
         self.hooks = None
 
     def check_model(self, module):
-        self.composite = (self._given if self._given is not None
-                          else _lrp_composite(_default_composite(module)))
+        self.composite = self._given if self._given is not None else _default_composite(module)
 
     def data_needs(self, model):
         needs = []
