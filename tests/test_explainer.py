@@ -282,3 +282,21 @@ def test_device_is_resolved_like_explains(clf, epochs, monkeypatch):
     rel = explainer(epochs[:2])
     assert isinstance(rel.values, np.ndarray)
     assert "method='lrp'" in repr(explainer)
+
+
+def test_online_loop_example(capsys):
+    """examples/online_loop.py runs: one explainer, each trial decoded and explained."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "online_loop.py"
+    spec = importlib.util.spec_from_file_location("online_loop", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    rows = example.main(n_train=12, n_online=3, max_epochs=1, n_top=2)
+    assert [r["onset"] for r in rows] == [0.0, 2.0, 4.0]
+    for r in rows:
+        assert r["predicted"] in ("left", "right") and r["label"] in ("left", "right")
+        assert len(r["top"]) == 2 and r["latency"] > 0
+    out = capsys.readouterr().out
+    assert out.count("explained in") == 3 and "latency median" in out
