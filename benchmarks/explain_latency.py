@@ -40,7 +40,7 @@ import torch
 
 import neurolrp
 from neurolrp import EEGClassifier, Explainer, explain
-from neurolrp.lrp import prepare_model
+from neurolrp.lrp import DEFAULT_COMPOSITE, get_composite, prepare_model
 from neurolrp.lrp.engine import Hooks
 
 
@@ -52,10 +52,20 @@ def _fitted(model, n_channels, n_times, sfreq=128.0):
     return clf.fit(X, y), X
 
 
+def _bound_composite(clf, net, names, composite):
+    """The composite with the classifier's input range and patterns, as the Explainer binds it."""
+    comp = get_composite(composite)
+    if comp.needs_input_bounds():
+        comp = comp.with_input_bounds(*clf.input_range_)
+    if comp.needs_patterns():
+        comp = comp.with_patterns(clf.patterns_, [(n, net.get_submodule(n)) for n in names])
+    return comp
+
+
 def _single_trial(clf, x, composite, reps):
     explainer = Explainer(clf, composite=composite)
     net, names = prepare_model(clf.module_)
-    hooks = Hooks(net, names, explainer._method.comp)  # the same bound rules as the Explainer
+    hooks = Hooks(net, names, _bound_composite(clf, net, names, composite))
     plain, _ = prepare_model(clf.module_)
     xs = torch.from_numpy(clf.scale(x[None]))
 
@@ -138,7 +148,7 @@ def _end_to_end(clf, n_trials, batch, composite):
             lambda: explain(clf, X, "gradient", batch_size=batch, verbose=False),
         "explain(net, method='gradient')":
             lambda: explain(net, Xs, "gradient", batch_size=batch, verbose=False),
-        f"explain(clf, composite={composite or 'default'!r})":
+        f"explain(clf, composite={composite!r})":
             lambda: explain(clf, X, composite=composite, batch_size=batch, verbose=False),
     }
     print(f"\n{n_trials} trials at batch {batch}, against a raw input gradient "
@@ -154,7 +164,7 @@ def main(argv=None):
     p.add_argument("--channels", type=int, default=64)
     p.add_argument("--times", type=int, default=640)
     p.add_argument("--model", default="shallow")
-    p.add_argument("--composite", default=None, help="LRP composite (default: the package's)")
+    p.add_argument("--composite", default=DEFAULT_COMPOSITE, help="LRP composite")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--trials", type=int, default=128)
     p.add_argument("--batch", type=int, default=32)
@@ -163,7 +173,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     print(f"neurolrp {neurolrp.__version__}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s); {args.model}, {args.channels} channels x "
-          f"{args.times} samples")
+          f"{args.times} samples; composite {args.composite!r}")
     clf, X = _fitted(args.model, args.channels, args.times)
     _single_trial(clf, X[0], args.composite, args.reps)
     if args.trials:

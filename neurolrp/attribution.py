@@ -371,8 +371,9 @@ class Explainer:
         LRP only: the rules per layer (default: ``neurolrp.lrp.DEFAULT_COMPOSITE``).
     target : "predicted" | "true" | str | int | tuple
         The explained output, as for :func:`explain`. Checked against a
-        classifier's classes here; against a plain network's outputs at the
-        first call (they are known from the data's labels).
+        classifier's classes here; for a plain network at the first call
+        (its classes are its output indices, or the labels given with the
+        data, as in :func:`explain`).
     ignore_bias : bool | None
         LRP only: leave biases out of the redistribution (default: False).
     n_steps : int | None
@@ -532,14 +533,17 @@ class Explainer:
     # ---------------------------------------------------------------- per call
     @property
     def model(self):
+        """The model it explains (an explainer is bound to one)."""
         return self._model
 
     @property
     def method(self):
+        """The method's name."""
         return self._method.name
 
     @property
     def device(self):
+        """Where the passes run (``torch.device``)."""
         return self._device
 
     def __call__(self, data, y=None):
