@@ -17,7 +17,7 @@ from .lrp.engine import Hooks
 from .lrp.layers import prepare_model
 from .lrp.patterns import compute_patterns
 from .lrp.rules import Pattern
-from .relevance import DIMS, channel_positions, make_relevance
+from .relevance import DIMS, POS_COORDS, channel_positions, make_relevance
 
 
 
@@ -659,50 +659,57 @@ class Explainer:
         """The relevance container, as :func:`~neurolrp.relevance.make_relevance` makes it.
 
         The first call for given channels, times and positions goes through
-        ``make_relevance`` (validated); later ones reuse its channel and time
-        coordinates and fill in the trials' (measured: xarray's coordinate
-        handling cost as much as one ``predict`` of a trial).
+        ``make_relevance`` (validated) and keeps a copy of its result; later
+        calls fill the trials' values into that one's coordinates (measured
+        on one trial: xarray's coordinate handling cost about one
+        ``predict``; a shallow copy with new values costs a fifth).
         """
         key = (tuple(channels), np.asarray(times, dtype=np.float64).tobytes(),
                None if ch_pos is None else np.asarray(ch_pos, dtype=np.float64).tobytes(),
                y_true is None, conservation is None)
-        fixed = self._templates.get(key)
-        if fixed is None:
+        kept = self._templates.get(key)
+        if kept is None:
             rel = make_relevance(out, channels=channels, times=times, y_pred=y_pred,
                                  target=target, score=score, y_true=y_true, ch_pos=ch_pos,
                                  trial=trial, conservation=conservation, attrs=attrs)
-            self._templates[key] = (
-                {name: rel.coords[name].variable for name in rel.coords},
-                {name: rel.xindexes[name] for name in ("channel", "time")},
-                rel.attrs["neurolrp_version"])
+            self._templates[key] = rel.copy(deep=True)  # ours: the caller may change rel
             return rel
         if not np.isfinite(out).all():
             raise ValueError("relevance holds NaN or infinite values.")
-        variables, indexes, version = fixed
         ids = np.arange(len(out)) if trial is None else np.asarray(trial, dtype=np.int64)
-        trial_coord = xr.Coordinates({"trial": ids})
-        per_trial = {
-            "trial": trial_coord.variables["trial"],
-            "y_pred": np.asarray(y_pred, dtype=object), "target": np.asarray(target, dtype=object),
-            "score": np.asarray(score, dtype=np.float32),
-        }
+        values = {"y_pred": np.asarray(y_pred, dtype=object),
+                  "target": np.asarray(target, dtype=object),
+                  "score": np.asarray(score, dtype=np.float32)}
         if y_true is not None:
-            per_trial["y_true"] = np.asarray(y_true, dtype=object)
-            per_trial["correct"] = per_trial["y_true"] == per_trial["y_pred"]
+            values["y_true"] = np.asarray(y_true, dtype=object)
+            values["correct"] = values["y_true"] == values["y_pred"]
         if conservation is not None:
-            per_trial["conservation"] = np.asarray(conservation, dtype=np.float32)
-        coords = {}
-        for name, var in variables.items():  # make_relevance's order
-            if name in per_trial:
-                val = per_trial[name]
-                coords[name] = val if name == "trial" else xr.Variable(("trial",), val)
-            else:  # channel, time, positions: xarray copies them into each result
-                coords[name] = var
+            values["conservation"] = np.asarray(conservation, dtype=np.float32)
+        for name in POS_COORDS:  # each result its own copy: no result writes into another
+            values[name] = kept[name].values.copy()
         full_attrs = {"method": "", "sfreq": np.nan, "conservation_error": np.nan, **attrs,
-                      "neurolrp_version": version}
+                      "neurolrp_version": kept.attrs["neurolrp_version"]}
+        if np.array_equal(kept.trial.values, ids):  # the same trials (one trial of an array)
+            rel = kept.copy(deep=False, data=out)  # new variables sharing the kept arrays...
+            for name, val in values.items():  # ... which get the new values
+                rel[name].variable.values = val
+            rel.attrs = full_attrs
+            return rel
+        # other trials: the kept channel and time coordinates, the trials' own
+        trial_coord = xr.Coordinates({"trial": ids})
+        coords = {}
+        for name, var in kept.coords.items():  # make_relevance's order
+            if name == "trial":
+                coords[name] = trial_coord.variables["trial"]
+            elif name in values:
+                coords[name] = xr.Variable(var.dims, values[name])
+            else:
+                coords[name] = var.variable
         return xr.DataArray(out, dims=DIMS, name="relevance", attrs=full_attrs,
                             coords=xr.Coordinates(coords, indexes={
-                                **indexes, "trial": trial_coord.xindexes["trial"]}))
+                                "trial": trial_coord.xindexes["trial"],
+                                "channel": kept.xindexes["channel"],
+                                "time": kept.xindexes["time"]}))
 
     def _stale(self):
         """Whether the model changed since it was prepared (refit, or weights changed)."""

@@ -122,9 +122,22 @@ def test_one_trial(clf, epochs):
     assert one.dims == ("trial", "channel", "time") and one.shape == (1, 4, 64)
     _same(one, explain(clf, X[3:4], verbose=False))
     _same(explainer(torch.from_numpy(X[3])), one)
+    for k in (4, 5, 6):  # another trial each time: a result of its own, nothing carried over
+        _same(explainer(X[k]), explain(clf, X[k:k + 1], verbose=False))
     labelled = explainer(X[3], y="right")
     assert labelled.y_true.values.tolist() == ["right"]
     assert bool(labelled.correct[0]) == (labelled.y_pred.values[0] == "right")
+    for k, label in ((4, "left"), (5, "right")):
+        _same(explainer(X[k], y=label), explain(clf, X[k:k + 1], y=[label], verbose=False))
+    # results share nothing writable: changing one changes no other
+    a = explainer(X[7])
+    b = explainer(X[7])
+    a.values[:] = 0
+    a.ch_x.values[:] = 0
+    a.score.values[:] = 0
+    _same(b, explainer(X[7]))
+    assert np.abs(b.values).max() > 0 and not (b.ch_x.values == 0).any()
+    assert (b.score.values != 0).all()
     _same(explain(clf, X[3], verbose=False), one)  # explain takes one trial too
     with pytest.raises(ValueError, match="shape"):
         explainer(X[3, 0])  # one channel's samples: not a trial
