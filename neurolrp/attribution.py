@@ -685,14 +685,16 @@ class Explainer:
             values["correct"] = values["y_true"] == values["y_pred"]
         if conservation is not None:
             values["conservation"] = np.asarray(conservation, dtype=np.float32)
+        kept_vars = kept.coords.variables  # (variables: no DataArray made per coordinate)
         for name in POS_COORDS:  # each result its own copy: no result writes into another
-            values[name] = kept[name].values.copy()
+            values[name] = kept_vars[name].values.copy()
         full_attrs = {"method": "", "sfreq": np.nan, "conservation_error": np.nan, **attrs,
                       "neurolrp_version": kept.attrs["neurolrp_version"]}
-        if np.array_equal(kept.trial.values, ids):  # the same trials (one trial of an array)
+        if np.array_equal(kept_vars["trial"].values, ids):  # the same trials (one of an array)
             rel = kept.copy(deep=False, data=out)  # new variables sharing the kept arrays...
+            rel_vars = rel.coords.variables
             for name, val in values.items():  # ... which get the new values
-                rel[name].variable.values = val
+                rel_vars[name].values = val
             rel.attrs = full_attrs
             return rel
         # other trials: the kept channel and time coordinates, the trials' own
