@@ -672,7 +672,9 @@ class Explainer:
             rel = make_relevance(out, channels=channels, times=times, y_pred=y_pred,
                                  target=target, score=score, y_true=y_true, ch_pos=ch_pos,
                                  trial=trial, conservation=conservation, attrs=attrs)
-            self._templates[key] = rel.copy(deep=True)  # ours: the caller may change rel
+            # its coordinates, ours (the caller may change rel); no data (zero strides)
+            self._templates[key] = rel.copy(deep=True, data=np.broadcast_to(
+                np.float32(0), rel.shape))
             return rel
         if not np.isfinite(out).all():
             raise ValueError("relevance holds NaN or infinite values.")
