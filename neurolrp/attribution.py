@@ -593,7 +593,7 @@ class Explainer:
         if classes is None:
             classes = [str(i) for i in range(n_outputs)]
             if y_true is not None:
-                labels = np.unique(y_true)  # sorted as EEGClassifier sorts them (numbers as numbers)
+                labels = np.unique(y_true)  # sorted as EEGClassifier sorts them
                 if len(labels) == n_outputs:
                     classes, raw_classes = [str(v) for v in labels], labels
         if y_true is not None:
