@@ -477,12 +477,14 @@ class Explainer:
         needs = method.data_needs(model)
         calibrate = self._X is _EXPLAINED_DATA and bool(needs)
         if self._X is None and needs:
+            instead = ("fit the classifier again (it measures both at fit; this one was saved "
+                       "before it did)" if classes is not None else
+                       "explain a fitted neurolrp.EEGClassifier (it measures both at fit)")
             raise ValueError(
                 f"{_describe_method(method)} needs {' and '.join(needs)}, which "
                 f"{_describe_model(model)} does not store. Pass X= (data like the training "
-                "data, e.g. the training epochs) to measure them on once, explain a fitted "
-                "neurolrp.EEGClassifier (it measures both at fit), or choose a composite "
-                "without z^B and pattern rules (e.g. composite='epsilon')."
+                f"data, e.g. the training epochs) to measure them on once, {instead}, or "
+                "choose a composite without z^B and pattern rules (e.g. composite='epsilon')."
             )
         if self._X is not None and self._X is not _EXPLAINED_DATA and not needs:
             raise ValueError(
