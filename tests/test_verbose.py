@@ -16,7 +16,7 @@ PUBLIC = ["neurolrp", "neurolrp.datasets", "neurolrp.decoding", "neurolrp.stats"
           "neurolrp.viz", "neurolrp.bands", "neurolrp.channels", "neurolrp.mne_interop"]
 #: Entry points being rewritten elsewhere (attribution's reusable Explainer), which
 #: adopt the decorator there.
-PENDING = {"neurolrp.attribution.explain"}
+PENDING = set()
 
 
 def _entry_points():

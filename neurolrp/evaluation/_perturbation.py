@@ -503,8 +503,8 @@ def perturbation(model, data, relevance=None, *, network=None,
         part = data if test is None else data[test]
         Xs, ch_names = _as_scaled(clf, part)
         if relevance is None:
-            rels = {m: explain(clf, part, _method(m), composite=_composite(m, composite),
-                               seed=seed, verbose=False) for m in methods}
+            rels = {m: explain(clf, part, _method(m), verbose=False,
+                               **_method_options(m, composite, seed)) for m in methods}
         elif test is None:
             rels = relevance
         else:
@@ -640,3 +640,10 @@ def _method(name):
 
 def _composite(name, default):
     return name.split(":", 1)[1] if name.startswith("lrp:") else default
+
+
+def _method_options(name, composite, seed):
+    """The options of explain that the method ``name`` takes (it refuses the others)."""
+    if _method(name) == "lrp":
+        return {"composite": _composite(name, composite)}
+    return {"seed": seed} if name == "random" else {}

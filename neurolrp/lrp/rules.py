@@ -116,6 +116,23 @@ def _split(op, xp, xn, first, second):
     return op(xp, first, None).add_(op(xn, second, None))
 
 
+def _kept(op, w, key, compute):
+    """``compute()``, kept on the layer's ``op`` for later passes while ``w`` and ``key`` hold.
+
+    The terms whose input is a constant (z^B's bounds, the ones of flat,
+    w-square and pattern) depend on the weights and the input's shape, not on
+    the trials. An :class:`~neurolrp.Explainer` installs its hooks, and so
+    its ops, once: kept here, one trial does not pay for them on every call
+    (ShallowNet's z^B bounds are two convolutions the size of its first
+    layer). The weight itself is held and compared by identity and in-place
+    version, so changed weights are never served stale values.
+    """
+    entry = op.__dict__.get("_kept")
+    if entry is None or entry[0] is not w or entry[1] != w._version or entry[2] != key:
+        entry = op._kept = (w, w._version, key, compute())
+    return entry[3]
+
+
 def _pos(t):
     return None if t is None else t.clamp(min=0)
 
@@ -437,11 +454,15 @@ class _ConstantInputRule(Rule):
         return [R / stabilize(z_terms[0], 1e-12)]
 
     def propagate(self, op, x, R, z, w, b):
-        v = self.weight(w)
-        den = op(x.new_ones((1, *x.shape[1:])), v, None)
+        v, den = _kept(op, w, (self, x.shape[1:], x.dtype, x.device), lambda: self._constants(
+            op, x, w))
         s = _divide(R, den, 1e-12)
         R_in = op.vjp(s, x.shape, v, own=v is w)
         return R_in, _dot_consuming(s, den)
+
+    def _constants(self, op, x, w):
+        v = self.weight(w)
+        return v, op(x.new_ones((1, *x.shape[1:])), v, None)
 
 
 class Flat(_ConstantInputRule):
@@ -505,12 +526,18 @@ class ZBox(Rule):
         if self.low is None or self.high is None:
             raise ValueError("ZBox needs low and high bounds of the input.")
         low, high = float(self.low), float(self.high)
-        one = x.new_ones((1, *x.shape[1:]))  # the bounds' terms: the same for every trial
-        bounds = op(one * low, w.clamp(min=0), None) + op(one * high, w.clamp(max=0), None)
+
+        def constants():  # the bounds' terms: the same for every trial
+            one = x.new_ones((1, *x.shape[1:]))
+            wp, wn = w.clamp(min=0), w.clamp(max=0)
+            return wp, wn, op(one * low, wp, None) + op(one * high, wn, None)
+
+        wp, wn, bounds = _kept(op, w, (self, low, high, x.shape[1:], x.dtype, x.device),
+                               constants)
         den = _output_with(op, z, b) - bounds
         s = _divide(R, den, self.epsilon)
         # x w's - low w+'s - high w-'s, with w's = w+'s + w-'s
-        vp, vn = op.vjp_shared(s, x.shape, [w.clamp(min=0), w.clamp(max=0)])
+        vp, vn = op.vjp_shared(s, x.shape, [wp, wn])
         R_in = vp.mul_(x - low).add_(vn.mul_(x - high))
         to_bias = _bias_dot(s, b)
         return R_in, _dot_consuming(s, den) - to_bias
