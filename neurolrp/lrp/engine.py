@@ -13,28 +13,76 @@ LRP composites give every linear layer a rule and every element-wise layer
 relevance itself. Deconvnet and guided backprop are composites with no LRP
 rules (linear layers keep their gradient) and ``Rectify`` or ``Guided`` on
 the ReLU-family activations: the same hooks, other rules.
+
+Memory: each linear layer's rule keeps its scratch tensors in a
+:class:`~neurolrp.lrp.layers.Workspace` that lives as long as the prepared
+model, one per thread, so the batches of one explanation reuse them (see
+:mod:`neurolrp.lrp.rules` for why). The relevance a rule hands to the layer
+below is written into a workspace buffer too when another rule consumes it
+in the same backward pass (:func:`_after_rule`); the relevance that reaches
+the input is always a new tensor, so a caller may keep it.
 """
+
+import threading
+import weakref
 
 import torch
 
-from .layers import ELEMENTWISE_TYPES, LINEAR_TYPES, LinearOp
+from .layers import ELEMENTWISE_TYPES, LINEAR_TYPES, LinearOp, Workspace
 
 
 class _RuleFunction(torch.autograd.Function):
     """Identity in the forward; the rule's relevance step in the backward."""
 
     @staticmethod
-    def forward(ctx, x, out, op, rule, absorbed):
+    def forward(ctx, x, out, op, rule, absorbed, reuse):
         ctx.save_for_backward(x, out)
-        ctx.op, ctx.rule, ctx.absorbed = op, rule, absorbed
+        ctx.op, ctx.rule, ctx.absorbed, ctx.reuse = op, rule, absorbed, reuse
         return out.view_as(out)
 
     @staticmethod
     def backward(ctx, R):
         x, out = ctx.saved_tensors
-        R_in, absorbed = ctx.rule(ctx.op, x, R, out)
+        buf = ctx.op.workspace.tensor("R_in", x.shape, x) if ctx.reuse else None
+        R_in, absorbed = ctx.rule(ctx.op, x, R, out, out=buf)
         ctx.absorbed.append(absorbed.detach())
-        return R_in, None, None, None, None
+        return R_in, None, None, None, None, None
+
+
+def _after_rule(t, limit=10_000):
+    """Whether every path from ``t`` back to the leaves crosses a linear layer's rule.
+
+    Then the relevance of ``t`` is consumed by that rule within the backward
+    pass and never handed to the caller, so it may live in a reused buffer.
+    """
+    stack, seen = [t.grad_fn], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or isinstance(fn, _RuleFunction._backward_cls) or id(fn) in seen:
+            continue
+        if not fn.next_functions or len(seen) > limit:
+            return False  # a leaf (the input): relevance reaches the caller
+        seen.add(id(fn))
+        stack.extend(f for f, _ in fn.next_functions)
+    return t.grad_fn is not None
+
+
+_LOCAL = threading.local()
+
+
+def workspaces(model):
+    """This thread's workspaces of a prepared model: layer name -> Workspace.
+
+    Kept while ``model`` lives (so across the batches of an explanation, or
+    the calls of an object that holds the model), per thread (two threads
+    explaining with one model do not share scratch tensors).
+    """
+    registry = getattr(_LOCAL, "registry", None)
+    if registry is None:
+        registry = _LOCAL.registry = weakref.WeakKeyDictionary()
+    if model not in registry:
+        registry[model] = {}
+    return registry[model]
 
 
 class _ActivationFunction(torch.autograd.Function):
@@ -78,6 +126,7 @@ class Hooks:
     def __init__(self, model, linear_names, composite):
         self.handles = []
         self.absorbed = []
+        spaces = workspaces(model)
         if composite.is_lrp:
             rules = composite.assign([(n, model.get_submodule(n)) for n in linear_names])
             n_weighted = len(weighted_layers(model, linear_names))
@@ -88,7 +137,8 @@ class Hooks:
                 # a layer the forward never reaches gets its type's rule
                 rule = rules[name] if name in rules else composite.rule_for(
                     m, None, n_weighted, name)
-                hook = self._rule_hook(LinearOp(m), rule)
+                op = LinearOp(m, spaces.setdefault(name, Workspace()))
+                hook = self._rule_hook(op, rule)
             elif isinstance(m, ELEMENTWISE_TYPES) and composite.activation_for(m) is not None:
                 hook = _activation_hook(composite.activation_for(m))
             else:
@@ -97,7 +147,9 @@ class Hooks:
 
     def _rule_hook(self, op, rule):
         def hook(module, inputs, output):
-            return _RuleFunction.apply(inputs[0], output, op, rule, self.absorbed)
+            x = inputs[0]
+            reuse = x.requires_grad and _after_rule(x)
+            return _RuleFunction.apply(x, output, op, rule, self.absorbed, reuse)
         return hook
 
     def remove(self):
