@@ -454,3 +454,22 @@ def test_reused_buffers_never_reach_the_caller():
     # the spatial filter's input relevance went to a reused buffer; nothing of the input's
     assert "R_in" in workspaces(net)[names[1]]._buffers
     assert "R_in" not in workspaces(net)[names[0]]._buffers
+
+
+def test_spatial_filter_forward_as_matrix_product_while_hooked():
+    """Under the engine's hooks a spatial filter's forward is a matrix product (the same
+    output up to round-off); removing the hooks gives the layer its own forward back."""
+    from neurolrp.lrp import get_composite
+    from neurolrp.lrp.engine import Hooks
+
+    net, names = prepare_model(make_model("eegnet", 8, 200, 2, 100.0).eval())
+    spatial = net.get_submodule(names[1])
+    assert spatial.kernel_size[0] == 8 and spatial.groups > 1
+    x = torch.randn(3, 8, 200)
+    with torch.no_grad():
+        plain = net(x)
+        with Hooks(net, names, get_composite("epsilon")):
+            assert "forward" in vars(spatial)
+            hooked = net(x)
+    assert "forward" not in vars(spatial)
+    torch.testing.assert_close(hooked, plain, rtol=1e-5, atol=1e-6)

@@ -20,7 +20,11 @@ model, one per thread, so the batches of one explanation reuse them (see
 :mod:`neurolrp.lrp.rules` for why). The relevance a rule hands to the layer
 below is written into a workspace buffer too when another rule consumes it
 in the same backward pass (:func:`_after_rule`); the relevance that reaches
-the input is always a new tensor, so a caller may keep it.
+the input is always a new tensor, so a caller may keep it. A spatial filter
+with an LRP rule computes its forward as a matrix product while the hooks are
+installed (:meth:`~neurolrp.lrp.layers.LinearOp.matmul_forward`): equal to its
+convolution up to float round-off, without the convolution's reorder of its
+input.
 """
 
 import threading
@@ -126,6 +130,7 @@ class Hooks:
     def __init__(self, model, linear_names, composite):
         self.handles = []
         self.absorbed = []
+        self._forwards = []
         spaces = workspaces(model)
         if composite.is_lrp:
             rules = composite.assign([(n, model.get_submodule(n)) for n in linear_names])
@@ -139,6 +144,9 @@ class Hooks:
                     m, None, n_weighted, name)
                 op = LinearOp(m, spaces.setdefault(name, Workspace()))
                 hook = self._rule_hook(op, rule)
+                if isinstance(m, torch.nn.Conv2d) and "forward" not in vars(m):
+                    m.forward = _spatial_forward(m, op)  # this copy's, until remove()
+                    self._forwards.append(m)
             elif isinstance(m, ELEMENTWISE_TYPES) and composite.activation_for(m) is not None:
                 hook = _activation_hook(composite.activation_for(m))
             else:
@@ -156,6 +164,9 @@ class Hooks:
         for h in self.handles:
             h.remove()
         self.handles = []
+        for m in self._forwards:
+            vars(m).pop("forward", None)
+        self._forwards = []
 
     def __enter__(self):
         return self
@@ -171,6 +182,16 @@ def weighted_layers(model, linear_names):
     these; pooling layers never count as first or last.
     """
     return [n for n in linear_names if hasattr(model.get_submodule(n), "weight")]
+
+
+def _spatial_forward(module, op):
+    """The layer's forward: a matrix product where its kernel spans the input's height."""
+    own = type(module).forward
+
+    def forward(x):
+        return op.matmul_forward(x) if op.spans_input(x.shape) else own(module, x)
+
+    return forward
 
 
 def _activation_hook(rule):

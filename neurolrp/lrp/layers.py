@@ -324,6 +324,23 @@ class LinearOp:
                 and tuple(m.dilation) == (1, 1) and m.kernel_size[1] == 1
                 and m.stride[1] == 1 and m.kernel_size[0] == shape[2])
 
+    @torch.no_grad()  # the engine's rule gives the backward; autograd keeps nothing
+    def matmul_forward(self, x):
+        """The layer's output ``op(x, w, b)`` as a batched matrix product.
+
+        For a layer that :meth:`spans_input` (checked by the caller). The
+        convolution would reorder its input, the largest tensor of a
+        network like ShallowNet, into a blocked layout first (a fresh
+        temporary of its size on every batch).
+        """
+        m = self.module
+        n, c_in, height, times = x.shape
+        groups, w = m.groups, m.weight
+        per_group = w.shape[0] // groups
+        z = torch.matmul(w.reshape(groups, per_group, -1),
+                         x.reshape(n, groups, -1, times)).view(n, -1, 1, times)
+        return z if m.bias is None else z.add_(m.bias.view(1, -1, 1, 1))
+
     @torch.no_grad()  # writes into a buffer: a relevance, not something to differentiate
     def _matmul_vjp(self, s, shape, w, out):
         if self.kind == "linear":
