@@ -33,21 +33,25 @@ of 64 x 640 samples) pass glibc's mmap threshold (at most 32 MiB unless the
 program sets it) from a batch of 13 trials on. Such a temporary is mapped
 fresh from the kernel and returned on every batch: 625 page faults per trial
 each, which cost more than the arithmetic (measured in
-``benchmarks/explain_profile.py``). So :meth:`Rule.__call__` runs the
-built-in closed forms over chunks of the batch (:data:`CHUNK_BYTES` of the
-layer's largest tensor each), their temporaries live in the layer's
-:class:`~neurolrp.lrp.layers.Workspace` (kept from batch to batch), and the
-relevance of the input is written in place into one output tensor. Chunks
-also keep the element-wise passes in the cache. Results are those of the
-whole batch at once, up to float round-off.
+``benchmarks/explain_profile.py``). So the built-in closed forms keep their
+large temporaries in the layer's :class:`~neurolrp.lrp.layers.Workspace`
+(kept from batch to batch, written with ``out=``) and write the relevance of
+the input in place into one output tensor, and :meth:`Rule.__call__` runs
+them over chunks of the batch of at most :data:`CHUNK_BYTES` of the layer's
+largest tensor, which bounds what a workspace holds. Chunks are large: each
+costs one synchronisation of the thread pool per operation, and with 8 MiB
+chunks (3 trials of ShallowNet's first layer) a pass took 2-3 times the CPU
+time with 2 threads on the loaded 2-core machine, for no fewer page faults.
+Results are those of the whole batch at once, up to float round-off.
 """
 
 import contextvars
 
 import torch
 
-#: Bytes of a layer's largest tensor (input or output) per chunk of a CPU batch.
-CHUNK_BYTES = 8 << 20
+#: Bytes of a layer's largest tensor (input or output) per chunk of a CPU batch (ShallowNet's
+#: first layer on 64 x 640 samples: 51 trials).
+CHUNK_BYTES = 128 << 20
 #: Fewest trials per chunk: convolutions of one trial take slower paths.
 MIN_CHUNK_TRIALS = 2
 
