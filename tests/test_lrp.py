@@ -473,3 +473,32 @@ def test_spatial_filter_forward_as_matrix_product_while_hooked():
             hooked = net(x)
     assert "forward" not in vars(spatial)
     torch.testing.assert_close(hooked, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_layer_applied_twice_keeps_its_relevance_apart():
+    """One module called twice in a row: the relevance it receives the second time is the
+    buffer it would write to; the engine then writes elsewhere, so that the relevance
+    (LRP-0 = gradient x input on a bias-free linear network) and the accounted conservation
+    (epsilon's absorbed shares, read from the received relevance) stay right."""
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.unflat = nn.Unflatten(1, (1, 4))
+            self.conv = nn.Conv2d(1, 1, (4, 1), bias=False)
+            self.spread = nn.Conv2d(1, 1, (1, 1), bias=False)
+            self.flat = nn.Flatten()
+            self.fc = nn.Linear(8, 2, bias=False)
+
+        def forward(self, x):
+            h = self.spread(self.spread(self.conv(self.unflat(x))))
+            return self.fc(self.flat(h))
+
+    torch.manual_seed(0)
+    net = Twice().eval()
+    X = np.random.default_rng(0).standard_normal((3, 4, 8)).astype(np.float32)
+    lrp = neurolrp.explain(net, X, composite="zero", verbose=False)
+    gxi = neurolrp.explain(net, X, method="gradient*input", verbose=False)
+    np.testing.assert_allclose(lrp.values, gxi.values, rtol=1e-4, atol=1e-6)
+    eps = neurolrp.explain(net, X, composite="epsilon", verbose=False)
+    assert eps.attrs["conservation_error"] > 1e-3  # epsilon absorbs a visible share
+    assert eps.attrs["conservation_error_accounted"] < 1e-5

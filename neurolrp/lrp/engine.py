@@ -48,6 +48,9 @@ class _RuleFunction(torch.autograd.Function):
     def backward(ctx, R):
         x, out = ctx.saved_tensors
         buf = ctx.op.workspace.tensor("R_in", x.shape, x) if ctx.reuse else None
+        if buf is not None and buf.untyped_storage().data_ptr() == \
+                R.untyped_storage().data_ptr():
+            buf = None  # a layer applied twice in a row: R is its own buffer, still to be read
         R_in, absorbed = ctx.rule(ctx.op, x, R, out, out=buf)
         ctx.absorbed.append(absorbed.detach())
         return R_in, None, None, None, None, None
