@@ -15,8 +15,9 @@ charged to the innermost stage, so the stages add up to the total:
 - plotting: every figure and its PNG
 - report: the rest (``mne.Report``, HTML, relevance file, summary)
 
-Variants (``--variants``): ``tuned`` (as shipped: glibc allocator tuned at
-import), ``untuned`` (``NEUROLRP_MALLOPT=0``: the allocator left alone),
+Variants (``--variants``): ``tuned`` (as shipped: the command calls
+``neurolrp.tune_process()`` at its start; importing neurolrp tunes nothing),
+``untuned`` (``NEUROLRP_MALLOPT=0``: the allocator left alone),
 ``spinning`` (``NEUROLRP_THREADS=0``: thread pools' wait policies left at their
 defaults), ``1thread`` (``OMP_NUM_THREADS=1``). ``--rev REV`` adds the same variants on
 the code of a git revision (extracted with ``git archive`` into a temporary

@@ -2,13 +2,9 @@
 
 from ._version import __version__  # noqa: F401
 
-from ._threads import tune_threads  # noqa: E402
-
-tune_threads()  # before numpy and torch load: idle worker threads sleep; why: its docstring
-from ._utils import tune_allocator  # noqa: E402
-
-tune_allocator()  # before any tensor is allocated; why: see its docstring
-
+# Importing changes no process-wide state (threads, environment, allocator); the
+# command line calls tune_process() at its start, a script may too (see its docstring).
+from ._threads import tune_process  # noqa: E402
 from . import datasets, lrp, stats  # noqa: E402
 from .attribution import Explainer, explain, explain_out_of_fold  # noqa: E402
 from .classifier import EEGClassifier  # noqa: E402
@@ -19,4 +15,4 @@ from .mne_interop import to_epochs, to_evoked  # noqa: E402
 
 __all__ = ["EEGClassifier", "Explainer", "cross_validate", "datasets", "explain", "explain_bands",
            "explain_out_of_fold", "load_relevance", "lrp", "make_csp_lda", "make_relevance",
-           "save_relevance", "to_epochs", "to_evoked", "__version__"]
+           "save_relevance", "to_epochs", "to_evoked", "tune_process", "__version__"]

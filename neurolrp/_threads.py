@@ -1,8 +1,8 @@
-"""Thread pools that behave on a shared machine (imported before numpy and torch).
+"""Process-wide tuning the command line applies at its start (never at import).
 
-This module imports nothing but the standard library, so that
-:func:`tune_threads` can run before numpy's, scipy's and torch's thread pools
-are loaded: the wait policies below are read only when a library loads.
+Thread pools that behave on a shared machine and glibc's allocator kept from
+unmapping memory (:func:`tune_process`). This module imports nothing but the
+standard library at import.
 """
 
 import os
@@ -49,6 +49,8 @@ def available_cores():
 def tune_threads():
     """Let idle worker threads sleep instead of spinning, and use no more than the cores given.
 
+    Part of :func:`tune_process`; see there for when to call it.
+
     torch's CPU kernels run on a GNU OpenMP pool, numpy's and scipy's
     linear algebra on OpenBLAS pools. By default a worker that finishes its
     share *spins* waiting for the next operation (libgomp: 300,000
@@ -68,22 +70,19 @@ def tune_threads():
     The thread counts stay as they were, so every result is bit-for-bit the
     same.
 
-    What it does, once, when neurolrp is imported:
+    What it does:
 
     - sets ``OMP_WAIT_POLICY=PASSIVE`` and ``OPENBLAS_THREAD_TIMEOUT=4`` in
       the environment unless they (or ``GOMP_SPINCOUNT``) are set. A library
-      reads them when it is loaded, so this helps those loaded after
-      neurolrp: import neurolrp before numpy and torch, or set the
-      variables yourself. Child processes inherit them;
-    - imports torch (so that its pool is created under this policy) and,
-      unless ``OMP_NUM_THREADS`` is set (torch follows it, as always), lowers
+      reads them when it is loaded, so they act in the processes this one
+      starts (a study's dask workers) and on libraries not loaded yet; for
+      this process itself, set them before Python starts (``export
+      OMP_WAIT_POLICY=PASSIVE``);
+    - unless ``OMP_NUM_THREADS`` is set (torch follows it, as always), lowers
       torch's intra-op threads to :func:`available_cores`: the CPU affinity
       and a container's CPU quota, which torch does not read.
 
-    Set ``NEUROLRP_THREADS=0`` before importing neurolrp to leave all this
-    alone. On a machine that is always busy, ``OMP_NUM_THREADS=1`` is the
-    fastest setting we measured (but a single-threaded fit differs from a
-    multi-threaded one by float round-off, which training amplifies).
+    Set ``NEUROLRP_THREADS=0`` to leave all this alone.
 
     Returns
     -------
@@ -106,3 +105,41 @@ def tune_threads():
             torch.set_num_threads(n)
             changed.append(f"torch threads={n}")
     return changed
+
+
+def tune_process():
+    """Tune this process for long CPU work: thread pools and glibc's allocator.
+
+    Importing neurolrp changes nothing in the process (as MNE and
+    scikit-learn); the ``neurolrp`` command (``demo``, ``run``, ``study``)
+    calls this at its start, and a script may call it once, first thing, for
+    the same speed. It changes process-wide state, so your own torch and
+    numpy code runs under it too:
+
+    - :func:`tune_threads`: idle OpenMP and OpenBLAS workers sleep instead of
+      spinning (for the processes started from now on, and libraries loaded
+      from now on), and torch uses no more threads than the cores this
+      process was given. Off with ``NEUROLRP_THREADS=0``.
+    - :func:`neurolrp._utils.tune_allocator`: glibc keeps freed memory for
+      reuse instead of unmapping it, so training does not fault its memory
+      in again on every step (the command's demo: 36.6 million page faults
+      and 39 % system time without it, 0.3 million and 4 % with it). Off with
+      ``NEUROLRP_MALLOPT=0``.
+
+    Explaining does not need it: the LRP engine reuses its own buffers
+    (:class:`neurolrp.lrp.layers.Workspace`).
+
+    Returns
+    -------
+    changed : list of str
+        What was set, e.g. ``["OMP_WAIT_POLICY=PASSIVE", "torch threads=2",
+        "malloc mmap threshold=256 MiB", "malloc trim threshold=1024 MiB"]``.
+
+    Examples
+    --------
+    >>> import neurolrp
+    >>> changed = neurolrp.tune_process()  # doctest: +SKIP
+    """
+    from ._utils import tune_allocator
+
+    return tune_threads() + tune_allocator()

@@ -19,35 +19,46 @@ if not logger.handlers:
     logger.propagate = False
 
 
+#: glibc's thresholds set by :func:`tune_allocator`: mmap and trim.
+MMAP_THRESHOLD = 256 << 20
+TRIM_THRESHOLD = 1 << 30
+
+
 def tune_allocator():
     """Keep freed memory in the process instead of handing it back to the kernel.
 
-    glibc serves every allocation above its mmap threshold (128 KiB, rising
-    to at most 32 MiB) with a fresh ``mmap`` and returns it with ``munmap`` on
-    free. Training and explaining allocate and free tensors of a few MiB on
-    every step, so each step faults its memory in again page by page: on a
-    2-core machine ``neurolrp demo`` spent 105 s of 265 s CPU time in the
-    kernel with 35 million minor page faults (issue 15). Raising the mmap
-    and trim thresholds lets glibc reuse freed blocks; one ShallowNet fit
-    went from 4.1 s user + 3.7 s system to 3.3 s + 0.1 s (2.3 M -> 0.06 M
-    page faults). Peak memory is unchanged: blocks are reused, not added.
-    The trim threshold is 1 GiB: with 512 MiB, an LRP pass over 64 trials
-    of 64 x 321 samples freed more than that at the top of the heap at
-    random, and about one process in three then faulted 140,000 pages per
-    pass and ran at half speed (gradient and LRP alike). Memory a run
-    freed stays with the process up to that amount.
+    Part of :func:`neurolrp.tune_process` (the command line calls it; importing
+    neurolrp does not).
 
-    Called once when neurolrp is imported; it affects the whole process and
-    only glibc (Linux). Set the environment variable ``NEUROLRP_MALLOPT=0``
-    before importing neurolrp to leave the allocator alone.
+    glibc serves every allocation above its mmap threshold (128 KiB, raised
+    by its own heuristic to at most 32 MiB) with a fresh ``mmap`` and
+    returns it with ``munmap`` on free; memory freed at the top of the heap
+    beyond the trim threshold (twice the mmap threshold) goes back too.
+    Training allocates and frees tensors of a few MiB on every step, so each
+    step faults its memory in again page by page: on a 2-core machine
+    ``neurolrp demo`` spent 105 s of 265 s CPU time in the kernel with 35
+    million minor page faults (issue 15). With an mmap threshold of 256 MiB
+    and a trim threshold of 1 GiB glibc reuses freed blocks; one ShallowNet
+    fit went from 4.1 s user + 3.7 s system to 3.3 s + 0.1 s (2.3 M -> 0.06 M
+    page faults). Peak memory is unchanged: blocks are reused, not added.
+    Memory a run freed stays with the process up to the trim threshold.
+    A tensor larger than 256 MiB is still mapped fresh each time.
+
+    Each threshold is set on its own (glibc refuses an mmap threshold above
+    32 MiB in some versions: then only the trim threshold is set, and the
+    result says so). The environment variables ``MALLOC_MMAP_THRESHOLD_``
+    and ``MALLOC_TRIM_THRESHOLD_`` are set too (unless set), so that the
+    processes this one starts (a study's dask workers) begin with the same
+    thresholds. Only glibc (Linux); set ``NEUROLRP_MALLOPT=0`` to leave the
+    allocator alone.
 
     Returns
     -------
-    tuned : bool
-        Whether the thresholds were set.
+    changed : list of str
+        The thresholds that glibc accepted (empty when none was set).
     """
     if os.environ.get("NEUROLRP_MALLOPT", "1") == "0" or not sys.platform.startswith("linux"):
-        return False
+        return []
     try:
         import ctypes
         import ctypes.util
@@ -55,9 +66,16 @@ def tune_allocator():
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
-        return False
+        return []
+    changed = []
     m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    return bool(mallopt(m_mmap_threshold, 256 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
+    for name, param, value, env in (
+            ("mmap", m_mmap_threshold, MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_"),
+            ("trim", m_trim_threshold, TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_")):
+        if mallopt(param, value):  # 0: refused
+            changed.append(f"malloc {name} threshold={value >> 20} MiB")
+            os.environ.setdefault(env, str(value))
+    return changed
 
 
 def _verbose_level(verbose):

@@ -280,6 +280,11 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    # the command's own process: thread pools and allocator tuned for long CPU work
+    # (importing neurolrp leaves them alone; see neurolrp.tune_process)
+    from ._threads import tune_process
+
+    tune_process()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -354,3 +354,151 @@ def test_lrp0_equals_gradient_times_input_with_same_padding():
     lrp = neurolrp.explain(net, X, composite="zero", verbose=False)
     gxi = neurolrp.explain(net, X, method="gradient*input", verbose=False)
     np.testing.assert_allclose(lrp.values, gxi.values, rtol=1e-4, atol=1e-6)
+
+
+_CHUNK_LAYERS = dict(_LAYERS, **{
+    "spatial-filter": (lambda: nn.Conv2d(3, 4, (5, 1)), (7, 3, 5, 30)),
+    "spatial-filter-grouped": (lambda: nn.Conv2d(4, 8, (5, 1), groups=2, bias=False),
+                               (7, 4, 5, 30)),
+})
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("layer", sorted(_CHUNK_LAYERS))
+@pytest.mark.parametrize("name", sorted(RULES) + ["pattern"])
+def test_chunked_rules_equal_the_whole_batch(layer, name, monkeypatch):
+    """On the CPU the built-in rules run over chunks of the batch, writing into a given
+    buffer and reusing their scratch across calls: the same relevance and absorbed share
+    as one pass over the whole batch (float32 round-off), whatever the buffer held."""
+    from neurolrp.lrp import Pattern
+    from neurolrp.lrp import rules as rules_mod
+    from neurolrp.lrp.layers import LinearOp
+
+    make, shape = _CHUNK_LAYERS[layer]
+    torch.manual_seed(0)
+    module = make()
+    op = LinearOp(module)
+    x = torch.randn(shape)
+    with torch.no_grad():
+        w, b = op.params(x)
+        z = op(x, w, b)
+    if name == "pattern":
+        if not hasattr(module, "weight"):
+            pytest.skip("the pattern rule needs a layer with weights")
+        rule = Pattern(torch.rand_like(module.weight) + 0.5)
+    else:
+        rule = RULES[name]
+    R = torch.randn(z.shape, generator=torch.Generator().manual_seed(1))
+    for bias in (True, False):
+        rule.bias = bias
+        try:
+            monkeypatch.setattr(rules_mod, "CHUNK_BYTES", 1 << 40)
+            whole, absorbed_whole = rule(op, x, R, z)
+            monkeypatch.setattr(rules_mod, "CHUNK_BYTES", 1)
+            monkeypatch.setattr(rules_mod, "MIN_CHUNK_TRIALS", 3)  # chunks of 3, 3 and 1
+            assert rules_mod.chunk_trials(x, z) == 3
+            for _ in range(2):  # the second call finds the first call's scratch
+                buf = torch.full(x.shape, float("nan"))
+                chunked, absorbed = rule(op, x, R, z, out=buf)
+                assert chunked is buf
+                scale = whole.abs().max()
+                torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-5 * scale)
+                torch.testing.assert_close(absorbed, absorbed_whole, rtol=1e-5,
+                                           atol=1e-5 * R.abs().sum(dim=tuple(range(1, R.dim()))).max())
+        finally:
+            rule.bias = True
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_spatial_filter_vjp_as_matrix_product(groups):
+    """A convolution whose kernel spans its input's height: its transpose as one batched
+    matrix product into the given buffer equals the transposed convolution."""
+    from neurolrp.lrp.layers import LinearOp
+
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 6, (5, 1), groups=groups)
+    op = LinearOp(conv)
+    shape = (3, 4, 5, 17)
+    assert op.spans_input(shape) and not op.spans_input((3, 4, 6, 17))
+    assert not LinearOp(nn.Conv2d(4, 6, (5, 1), padding=(1, 0))).spans_input(shape)
+    s = torch.randn(3, 6, 1, 17)
+    buf = torch.empty(shape)
+    got = op.vjp(s, shape, conv.weight, out=buf)
+    assert got is buf
+    torch.testing.assert_close(got, op.vjp(s, shape, conv.weight), rtol=1e-5, atol=1e-6)
+
+
+def test_reused_buffers_never_reach_the_caller():
+    """The engine reuses buffers across batches for relevance between layers, never for
+    what reaches the input: a relevance kept from one pass is unchanged by the next."""
+    from neurolrp.lrp import get_composite
+    from neurolrp.lrp.engine import Hooks, workspaces
+
+    net, names = prepare_model(make_model("shallow", 8, 200, 2, 100.0).eval())
+    comp = get_composite("epsilon")
+
+    def relevance(x):
+        x = x.clone().requires_grad_(True)
+        with Hooks(net, names, comp):
+            out = net(x)
+            (R,) = torch.autograd.grad(out, x, out.detach() * torch.tensor([1.0, 0.0]))
+        return R
+
+    torch.manual_seed(0)
+    x1, x2 = torch.randn(5, 8, 200), torch.randn(5, 8, 200)
+    first = relevance(x1)
+    kept = first.clone()
+    second = relevance(x2)
+    assert torch.equal(first, kept) and not torch.equal(first, second)
+    assert torch.equal(relevance(x1), kept)  # reused scratch gives the same numbers
+    # the spatial filter's input relevance went to a reused buffer; nothing of the input's
+    assert "R_in" in workspaces(net)[names[1]]._buffers
+    assert "R_in" not in workspaces(net)[names[0]]._buffers
+
+
+def test_spatial_filter_forward_as_matrix_product_while_hooked():
+    """Under the engine's hooks a spatial filter's forward is a matrix product (the same
+    output up to round-off); removing the hooks gives the layer its own forward back."""
+    from neurolrp.lrp import get_composite
+    from neurolrp.lrp.engine import Hooks
+
+    net, names = prepare_model(make_model("eegnet", 8, 200, 2, 100.0).eval())
+    spatial = net.get_submodule(names[1])
+    assert spatial.kernel_size[0] == 8 and spatial.groups > 1
+    x = torch.randn(3, 8, 200)
+    with torch.no_grad():
+        plain = net(x)
+        with Hooks(net, names, get_composite("epsilon")):
+            assert "forward" in vars(spatial)
+            hooked = net(x)
+    assert "forward" not in vars(spatial)
+    torch.testing.assert_close(hooked, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_layer_applied_twice_keeps_its_relevance_apart():
+    """One module called twice in a row: the relevance it receives the second time is the
+    buffer it would write to; the engine then writes elsewhere, so that the relevance
+    (LRP-0 = gradient x input on a bias-free linear network) and the accounted conservation
+    (epsilon's absorbed shares, read from the received relevance) stay right."""
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.unflat = nn.Unflatten(1, (1, 4))
+            self.conv = nn.Conv2d(1, 1, (4, 1), bias=False)
+            self.spread = nn.Conv2d(1, 1, (1, 1), bias=False)
+            self.flat = nn.Flatten()
+            self.fc = nn.Linear(8, 2, bias=False)
+
+        def forward(self, x):
+            h = self.spread(self.spread(self.conv(self.unflat(x))))
+            return self.fc(self.flat(h))
+
+    torch.manual_seed(0)
+    net = Twice().eval()
+    X = np.random.default_rng(0).standard_normal((3, 4, 8)).astype(np.float32)
+    lrp = neurolrp.explain(net, X, composite="zero", verbose=False)
+    gxi = neurolrp.explain(net, X, method="gradient*input", verbose=False)
+    np.testing.assert_allclose(lrp.values, gxi.values, rtol=1e-4, atol=1e-6)
+    eps = neurolrp.explain(net, X, composite="epsilon", verbose=False)
+    assert eps.attrs["conservation_error"] > 1e-3  # epsilon absorbs a visible share
+    assert eps.attrs["conservation_error_accounted"] < 1e-5

@@ -13,28 +13,83 @@ LRP composites give every linear layer a rule and every element-wise layer
 relevance itself. Deconvnet and guided backprop are composites with no LRP
 rules (linear layers keep their gradient) and ``Rectify`` or ``Guided`` on
 the ReLU-family activations: the same hooks, other rules.
+
+Memory: each linear layer's rule keeps its scratch tensors in a
+:class:`~neurolrp.lrp.layers.Workspace` that lives as long as the prepared
+model, one per thread, so the batches of one explanation reuse them (see
+:mod:`neurolrp.lrp.rules` for why). The relevance a rule hands to the layer
+below is written into a workspace buffer too when another rule consumes it
+in the same backward pass (:func:`_after_rule`); the relevance that reaches
+the input is always a new tensor, so a caller may keep it. A spatial filter
+with an LRP rule computes its forward as a matrix product while the hooks are
+installed (:meth:`~neurolrp.lrp.layers.LinearOp.matmul_forward`): equal to its
+convolution up to float round-off, without the convolution's reorder of its
+input.
 """
+
+import threading
+import weakref
 
 import torch
 
-from .layers import ELEMENTWISE_TYPES, LINEAR_TYPES, LinearOp
+from .layers import ELEMENTWISE_TYPES, LINEAR_TYPES, LinearOp, Workspace
 
 
 class _RuleFunction(torch.autograd.Function):
     """Identity in the forward; the rule's relevance step in the backward."""
 
     @staticmethod
-    def forward(ctx, x, out, op, rule, absorbed):
+    def forward(ctx, x, out, op, rule, absorbed, reuse):
         ctx.save_for_backward(x, out)
-        ctx.op, ctx.rule, ctx.absorbed = op, rule, absorbed
+        ctx.op, ctx.rule, ctx.absorbed, ctx.reuse = op, rule, absorbed, reuse
         return out.view_as(out)
 
     @staticmethod
     def backward(ctx, R):
         x, out = ctx.saved_tensors
-        R_in, absorbed = ctx.rule(ctx.op, x, R, out)
+        buf = ctx.op.workspace.tensor("R_in", x.shape, x) if ctx.reuse else None
+        if buf is not None and buf.untyped_storage().data_ptr() == \
+                R.untyped_storage().data_ptr():
+            buf = None  # a layer applied twice in a row: R is its own buffer, still to be read
+        R_in, absorbed = ctx.rule(ctx.op, x, R, out, out=buf)
         ctx.absorbed.append(absorbed.detach())
-        return R_in, None, None, None, None
+        return R_in, None, None, None, None, None
+
+
+def _after_rule(t, limit=10_000):
+    """Whether every path from ``t`` back to the leaves crosses a linear layer's rule.
+
+    Then the relevance of ``t`` is consumed by that rule within the backward
+    pass and never handed to the caller, so it may live in a reused buffer.
+    """
+    stack, seen = [t.grad_fn], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or isinstance(fn, _RuleFunction._backward_cls) or id(fn) in seen:
+            continue
+        if not fn.next_functions or len(seen) > limit:
+            return False  # a leaf (the input): relevance reaches the caller
+        seen.add(id(fn))
+        stack.extend(f for f, _ in fn.next_functions)
+    return t.grad_fn is not None
+
+
+_LOCAL = threading.local()
+
+
+def workspaces(model):
+    """This thread's workspaces of a prepared model: layer name -> Workspace.
+
+    Kept while ``model`` lives (so across the batches of an explanation, or
+    the calls of an object that holds the model), per thread (two threads
+    explaining with one model do not share scratch tensors).
+    """
+    registry = getattr(_LOCAL, "registry", None)
+    if registry is None:
+        registry = _LOCAL.registry = weakref.WeakKeyDictionary()
+    if model not in registry:
+        registry[model] = {}
+    return registry[model]
 
 
 class _ActivationFunction(torch.autograd.Function):
@@ -78,6 +133,8 @@ class Hooks:
     def __init__(self, model, linear_names, composite):
         self.handles = []
         self.absorbed = []
+        self._forwards = []
+        spaces = workspaces(model)
         if composite.is_lrp:
             rules = composite.assign([(n, model.get_submodule(n)) for n in linear_names])
             n_weighted = len(weighted_layers(model, linear_names))
@@ -88,7 +145,11 @@ class Hooks:
                 # a layer the forward never reaches gets its type's rule
                 rule = rules[name] if name in rules else composite.rule_for(
                     m, None, n_weighted, name)
-                hook = self._rule_hook(LinearOp(m), rule)
+                op = LinearOp(m, spaces.setdefault(name, Workspace()))
+                hook = self._rule_hook(op, rule)
+                if isinstance(m, torch.nn.Conv2d) and "forward" not in vars(m):
+                    m.forward = _spatial_forward(m, op)  # this copy's, until remove()
+                    self._forwards.append(m)
             elif isinstance(m, ELEMENTWISE_TYPES) and composite.activation_for(m) is not None:
                 hook = _activation_hook(composite.activation_for(m))
             else:
@@ -97,13 +158,18 @@ class Hooks:
 
     def _rule_hook(self, op, rule):
         def hook(module, inputs, output):
-            return _RuleFunction.apply(inputs[0], output, op, rule, self.absorbed)
+            x = inputs[0]
+            reuse = x.requires_grad and _after_rule(x)
+            return _RuleFunction.apply(x, output, op, rule, self.absorbed, reuse)
         return hook
 
     def remove(self):
         for h in self.handles:
             h.remove()
         self.handles = []
+        for m in self._forwards:
+            vars(m).pop("forward", None)
+        self._forwards = []
 
     def __enter__(self):
         return self
@@ -119,6 +185,16 @@ def weighted_layers(model, linear_names):
     these; pooling layers never count as first or last.
     """
     return [n for n in linear_names if hasattr(model.get_submodule(n), "weight")]
+
+
+def _spatial_forward(module, op):
+    """The layer's forward: a matrix product where its kernel spans the input's height."""
+    own = type(module).forward
+
+    def forward(x):
+        return op.matmul_forward(x) if op.spans_input(x.shape) else own(module, x)
+
+    return forward
 
 
 def _activation_hook(rule):

@@ -26,9 +26,52 @@ then costs one extra convolution and two transposed ones (four and four from
 its terms), z-plus one and one (stacked), z^B and the constant-input rules
 one transposed convolution. ``tests/test_lrp.py`` checks every closed form
 against the terms, in float64.
+
+Memory (CPU): a rule's temporaries are the size of the layer's input or
+output, and the largest of those (ShallowNet's first layer: 2.6 MB per trial
+of 64 x 640 samples) pass glibc's mmap threshold (at most 32 MiB unless the
+program sets it) from a batch of 13 trials on. Such a temporary is mapped
+fresh from the kernel and returned on every batch: 625 page faults per trial
+each, which cost more than the arithmetic (measured in
+``benchmarks/explain_profile.py``). So the built-in closed forms keep their
+large temporaries in the layer's :class:`~neurolrp.lrp.layers.Workspace`
+(kept from batch to batch, written with ``out=``) and write the relevance of
+the input in place into one output tensor, and :meth:`Rule.__call__` runs
+them over chunks of the batch of at most :data:`CHUNK_BYTES` of the layer's
+largest tensor, which bounds what a workspace holds. Chunks are large: each
+costs one synchronisation of the thread pool per operation, and with 8 MiB
+chunks (3 trials of ShallowNet's first layer) a pass took 2-3 times the CPU
+time with 2 threads on the loaded 2-core machine, for no fewer page faults.
+Results are those of the whole batch at once, up to float round-off.
 """
 
+
 import torch
+
+#: Bytes of a layer's largest tensor (input or output) per chunk of a CPU batch (ShallowNet's
+#: first layer on 64 x 640 samples: 51 trials).
+CHUNK_BYTES = 128 << 20
+#: Fewest trials per chunk: convolutions of one trial take slower paths.
+MIN_CHUNK_TRIALS = 2
+
+def chunk_trials(x, z):
+    """Trials per chunk of a layer's batch (all of them off the CPU).
+
+    Parameters
+    ----------
+    x, z : torch.Tensor
+        The layer's input and output, batch first.
+
+    Returns
+    -------
+    n : int
+        The most trials whose largest tensor fits :data:`CHUNK_BYTES`, at
+        least :data:`MIN_CHUNK_TRIALS`.
+    """
+    if x.device.type != "cpu" or len(x) == 0:
+        return max(len(x), 1)
+    per_trial = max(x[:1].numel(), z[:1].numel()) * x.element_size()
+    return max(MIN_CHUNK_TRIALS, CHUNK_BYTES // max(per_trial, 1))
 
 
 def stabilize(z, epsilon):
@@ -40,6 +83,19 @@ def _divide(R, den_raw, epsilon):
     """``R / stabilize(den_raw, epsilon)``, without a temporary the size of ``R``."""
     den = torch.copysign(den_raw.new_tensor(epsilon), den_raw).add_(den_raw)
     return torch.div(R, den, out=den) if den.shape == R.shape else R / den
+
+
+def _divide_into(R, den_raw, epsilon, out, ws):
+    """``R / stabilize(den_raw, epsilon)`` written into ``out`` (which may be ``R``, not
+    ``den_raw``); the stabilised denominator goes to the workspace's ``"stab"``.
+
+    The same operations as :func:`_divide` (copysign, add, divide: the fastest
+    of the forms measured, see ``benchmarks/explain_profile.py``), so the same
+    numbers.
+    """
+    stab = ws.tensor("stab", den_raw.shape, den_raw)
+    torch.copysign(den_raw.new_tensor(epsilon), den_raw, out=stab).add_(den_raw)
+    return torch.div(R, stab, out=out)
 
 
 def _dot(a, b):
@@ -70,9 +126,13 @@ def _bias_dot(s, b):
     return s @ b
 
 
-def _without_bias(op, z):
-    """The layer's output without its own bias, ``op(x, w, 0)``."""
-    return z if op.module_bias is None else z - op.bias_view(op.module_bias)
+def _without_bias(op, z, ws=None):
+    """The layer's output without its own bias, ``op(x, w, 0)`` (in ``ws``'s ``"z0"``)."""
+    if op.module_bias is None:
+        return z
+    if ws is None:
+        return z - op.bias_view(op.module_bias)
+    return torch.sub(z, op.bias_view(op.module_bias), out=ws.tensor("z0", z.shape, z))
 
 
 def _abs_weight(op, w):
@@ -80,13 +140,19 @@ def _abs_weight(op, w):
     return w if op.kind == "pool" else w.abs()
 
 
-def _with_bias(op, z, b):
-    return z if b is None else z + op.bias_view(b)
+def _with_bias(op, z, b, ws=None, name="zb"):
+    if b is None:
+        return z
+    if ws is None:
+        return z + op.bias_view(b)
+    return torch.add(z, op.bias_view(b), out=ws.tensor(name, z.shape, z))
 
 
-def _output_with(op, z, b):
+def _output_with(op, z, b, ws=None):
     """The layer's output with bias ``b`` (or none) in place of its own."""
-    return z if b is op.module_bias else _with_bias(op, _without_bias(op, z), b)
+    if b is op.module_bias:
+        return z
+    return _with_bias(op, _without_bias(op, z, ws), b, ws)
 
 
 def _side_by_side(parts, groups):
@@ -168,7 +234,7 @@ class Rule:
         return {"rule": type(self).__name__, **{k: float(v) for k, v in self.params().items()},
                 "bias": bool(self.bias)}
 
-    def __call__(self, op, x, R, z=None):
+    def __call__(self, op, x, R, z=None, out=None):
         """Relevance of the input and the relevance the layer absorbs.
 
         Parameters
@@ -182,20 +248,47 @@ class Rule:
         z : torch.Tensor | None
             The layer's output from the forward pass, if at hand (saves
             recomputing it).
+        out : torch.Tensor | None
+            Contiguous, shaped like ``x``: where to write ``R_in`` (the
+            engine passes a buffer it reuses across batches); None: a new
+            tensor.
 
         Returns
         -------
         R_in : torch.Tensor
-            Relevance of the input, same shape as ``x``.
+            Relevance of the input, same shape as ``x`` (``out`` if given).
         absorbed : torch.Tensor, shape (batch,)
             ``sum(R) - sum(R_in)`` as the rule intends it (bias and
             stabiliser shares), computed from the forward quantities only.
+
+        Notes
+        -----
+        The built-in rules run over chunks of the batch on the CPU (see the
+        module's notes); a rule that overrides :meth:`propagate` sees the
+        whole batch.
         """
-        x = x.detach()
+        with torch.no_grad():  # relevance is computed, not differentiated
+            return self._call(op, x.detach(), R, z, out)
+
+    def _call(self, op, x, R, z, out):
         w, b = op.params(x)
         if z is None:
             z = op(x, w, b)
-        R_in, kept = self.propagate(op, x, R, z, w, b if self.bias else None)
+        b = b if self.bias else None
+        if type(self).propagate is not _ClosedForm.propagate:
+            R_in, kept = self.propagate(op, x, R, z, w, b)
+            if out is not None:
+                R_in = out.copy_(R_in)
+        else:
+            R_in = x.new_empty(x.shape) if out is None else out
+            n, step = len(x), chunk_trials(x, z)
+            if step >= n:
+                kept = self._into(op, x, R, z, w, b, R_in)
+            else:
+                kept = x.new_zeros(n)
+                for start in range(0, n, step):
+                    sl = slice(start, start + step)
+                    kept[sl] = self._into(op, x[sl], R[sl], z[sl], w, b, R_in[sl])
         return R_in, R.sum(dim=tuple(range(1, R.dim()))) - kept
 
     def propagate(self, op, x, R, z, w, b):
@@ -249,7 +342,24 @@ class Rule:
         return R_in, kept
 
 
-class Epsilon(Rule):
+class _ClosedForm(Rule):
+    """A built-in rule: :meth:`_into` computes the closed form into a given output."""
+
+    def propagate(self, op, x, R, z, w, b):
+        out = x.new_empty(x.shape)
+        return out, self._into(op, x, R, z, w, b, out)
+
+    def _into(self, op, x, R, z, w, b, out):
+        """Write ``R_in`` into ``out``; return what reaches the input (see :meth:`propagate`)."""
+        raise NotImplementedError
+
+
+def _times_input(v, x, out):
+    """``v * x`` into ``out`` (``v`` may be ``out`` itself)."""
+    return torch.mul(v, x, out=out)
+
+
+class Epsilon(_ClosedForm):
     """LRP-epsilon: ``R_i = sum_j x_i w_ij / (z_j + eps sign(z_j)) R_j``.
 
     Parameters
@@ -271,12 +381,14 @@ class Epsilon(Rule):
     def scales(self, z_terms, z, R):
         return [R / stabilize(z_terms[0], self.epsilon if self.epsilon else 1e-12)]
 
-    def propagate(self, op, x, R, z, w, b):
-        zb = _output_with(op, z, b)
-        s = _divide(R, zb, self.epsilon if self.epsilon else 1e-12)
+    def _into(self, op, x, R, z, w, b, out):
+        ws = op.workspace
+        zb = _output_with(op, z, b, ws)
+        s = _divide_into(R, zb, self.epsilon if self.epsilon else 1e-12,
+                         ws.tensor("s", zb.shape, zb), ws)
         to_bias = _bias_dot(s, b)
-        R_in = op.vjp(s, x.shape, w, own=True).mul_(x)
-        return R_in, _dot_consuming(s, zb) - to_bias
+        _times_input(op.vjp(s, x.shape, w, own=True, out=out), x, out)
+        return _dot_consuming(s, zb) - to_bias
 
 
 class Zero(Epsilon):
@@ -289,7 +401,7 @@ class Zero(Epsilon):
         return {}
 
 
-class Gamma(Rule):
+class Gamma(_ClosedForm):
     """LRP-gamma in the form that also handles negative inputs.
 
     Positive contributions are amplified by ``gamma`` for outputs ``z > 0``
@@ -325,38 +437,48 @@ class Gamma(Rule):
         neg = R * (z < 0) / stabilize(z_terms[2] + z_terms[3], self.epsilon)
         return [pos, pos, neg, neg]
 
-    def propagate(self, op, x, R, z, w, b):
+    def _into(self, op, x, R, z, w, b, out):
         g = self.gamma
         if b is op.module_bias:
-            return self._propagate_counting_bias(op, x, R, z, w, b)
-        xp, xn = x.clamp(min=0), x.clamp(max=0)
+            return self._counting_bias_into(op, x, R, z, w, b, out)
+        ws = op.workspace
+        xp = torch.clamp(x, min=0, out=ws.tensor("xp", x.shape, x))
+        xn = torch.clamp(x, max=0, out=ws.tensor("xn", x.shape, x))
         wp, wn = w + g * w.clamp(min=0), w + g * w.clamp(max=0)
         z_pos, z_neg = _split(op, xp, xn, wp, wn), _split(op, xp, xn, wn, wp)
         s_pos = _divide(R * (z > 0), _with_bias(op, z_pos, _gamma_bias(b, g, 1)), self.epsilon)
         s_neg = _divide(R * (z < 0), _with_bias(op, z_neg, _gamma_bias(b, g, -1)), self.epsilon)
         pp, pn = op.vjp_shared(s_pos, x.shape, [wp, wn])
         np_, nn_ = op.vjp_shared(s_neg, x.shape, [wn, wp])
-        R_in = pp.add_(np_).mul_(xp).add_(pn.add_(nn_).mul_(xn))
-        return R_in, _dot(s_pos, z_pos) + _dot(s_neg, z_neg)
+        torch.mul(pp.add_(np_), xp, out=out).add_(pn.add_(nn_).mul_(xn))
+        return _dot(s_pos, z_pos) + _dot(s_neg, z_neg)
 
-    def _propagate_counting_bias(self, op, x, R, z, w, b):
+    def _counting_bias_into(self, op, x, R, z, w, b, out):
         """With the layer's own bias (or none) the denominators are at least ``|z|``
         (gamma adds contributions of the output's sign), so sums of both signs may
         come from ``op(x, w)`` and one convolution of ``op(|x|, |w|)``."""
-        g = self.gamma
-        z0 = _without_bias(op, z)
-        agree = (z0 + op(x.abs(), _abs_weight(op, w), None)).mul_(0.5)  # x+ w+ + x- w-
-        z_pos = z0 + g * agree
-        z_neg = (z0 - agree).mul_(g).add_(z0)  # z0 + g (x+ w- + x- w+)
-        s_pos = _divide(R * (z > 0), _with_bias(op, z_pos, _gamma_bias(b, g, 1)), self.epsilon)
-        s_neg = _divide(R * (z < 0), _with_bias(op, z_neg, _gamma_bias(b, g, -1)), self.epsilon)
+        g, ws = self.gamma, op.workspace
+        z0 = _without_bias(op, z, ws)
+        xa = torch.abs(x, out=ws.tensor("xa", x.shape, x))
+        wa = _abs_weight(op, w)
+        agree = op(xa, wa, None).add_(z0).mul_(0.5)  # x+ w+ + x- w-
+        z_pos = torch.add(z0, agree, alpha=g, out=ws.tensor("zp", z.shape, z))
+        z_neg = agree.neg_().add_(z0).mul_(g).add_(z0)  # z0 + g (x+ w- + x- w+)
+        s_pos = torch.mul(R, z > 0, out=ws.tensor("sp", z.shape, z))
+        _divide_into(s_pos, _with_bias(op, z_pos, _gamma_bias(b, g, 1), ws), self.epsilon,
+                     s_pos, ws)
+        s_neg = torch.mul(R, z < 0, out=ws.tensor("sn", z.shape, z))
+        _divide_into(s_neg, _with_bias(op, z_neg, _gamma_bias(b, g, -1), ws), self.epsilon,
+                     s_neg, ws)
         # x+ (wp's+ + wn's-) + x- (wn's+ + wp's-), wp/wn = w + g w+/-, with
         # w+/- = (w +/- |w|) / 2 and x+/- = (x +/- |x|) / 2
-        wa = _abs_weight(op, w)
-        v_sum = op.vjp(s_pos + s_neg, x.shape, w, own=True)
-        v_diff = op.vjp(s_pos - s_neg, x.shape, wa, own=wa is w)
-        R_in = v_sum.mul_(x).mul_(1 + g / 2).add_(v_diff.mul_(x.abs()).mul_(g / 2))
-        return R_in, _dot(s_pos, z_pos) + _dot(s_neg, z_neg)
+        s_sum = torch.add(s_pos, s_neg, out=ws.tensor("s_sum", z.shape, z))
+        v_sum = op.vjp(s_sum, x.shape, w, own=True, out=out)
+        torch.mul(v_sum, x, out=out).mul_(1 + g / 2)
+        s_diff = torch.sub(s_pos, s_neg, out=s_sum)
+        v_diff = op.vjp(s_diff, x.shape, wa, own=wa is w, out=ws.tensor("v", x.shape, x))
+        out.add_(v_diff.mul_(xa).mul_(g / 2))
+        return _dot_consuming(s_pos, z_pos) + _dot_consuming(s_neg, z_neg)
 
 
 def _gamma_bias(b, g, sign):
@@ -365,7 +487,7 @@ def _gamma_bias(b, g, sign):
     return b + g * (b.clamp(min=0) if sign > 0 else b.clamp(max=0))
 
 
-class AlphaBeta(Rule):
+class AlphaBeta(_ClosedForm):
     """LRP-alpha-beta (Bach et al. 2015), for signed inputs.
 
     ``R_i = sum_j (alpha z+_ij / z+_j - beta z-_ij / z-_j) R_j`` with
@@ -403,21 +525,24 @@ class AlphaBeta(Rule):
         neg = R / stabilize(z_terms[2] + z_terms[3], self.epsilon)
         return [pos, pos, neg, neg]
 
-    def propagate(self, op, x, R, z, w, b):
-        a, beta = self.alpha, self.beta
+    def _into(self, op, x, R, z, w, b, out):
+        a, beta, ws = self.alpha, self.beta, op.workspace
         wp, wn = w.clamp(min=0), w.clamp(max=0)
-        xp, xn = x.clamp(min=0), x.clamp(max=0)
+        xp = torch.clamp(x, min=0, out=ws.tensor("xp", x.shape, x))
+        xn = torch.clamp(x, max=0, out=ws.tensor("xn", x.shape, x))
         A = _split(op, xp, xn, wp, wn)  # positive contributions
-        u = _divide(R, _with_bias(op, A, _pos(b)), self.epsilon)
-        up, un = op.vjp_shared(a * u if a != 1 else u, x.shape, [wp, wn])
-        R_in, kept = up.mul_(xp).add_(un.mul_(xn)), a * _dot(u, A)
+        u = _divide_into(R, _with_bias(op, A, _pos(b), ws), self.epsilon,
+                         ws.tensor("s", A.shape, A), ws)
+        up, un = op.vjp_shared(u.mul(a) if a != 1 else u, x.shape, [wp, wn])
+        torch.mul(up, xp, out=out).add_(un.mul_(xn))
+        kept = a * _dot(u, A)
         if beta != 0:
             B = _split(op, xp, xn, wn, wp)  # negative contributions
-            v = _divide(R, _with_bias(op, B, _neg(b)), self.epsilon)
-            vn, vp = op.vjp_shared(beta * v, x.shape, [wn, wp])
-            R_in.sub_(vn.mul_(xp).add_(vp.mul_(xn)))
+            v = _divide_into(R, _with_bias(op, B, _neg(b), ws), self.epsilon, u, ws)
+            vn, vp = op.vjp_shared(v.mul(beta), x.shape, [wn, wp])
+            out.sub_(vn.mul_(xp).add_(vp.mul_(xn)))
             kept = kept - beta * _dot(v, B)
-        return R_in, kept
+        return kept
 
 
 class ZPlus(AlphaBeta):
@@ -437,7 +562,7 @@ class ZPlus(AlphaBeta):
         return [s, s]
 
 
-class _ConstantInputRule(Rule):
+class _ConstantInputRule(_ClosedForm):
     """A rule of one term whose input is all ones: ``R_i = sum_j v_ij / sum_i v_ij R_j``.
 
     ``v = weight(w)``; its denominators are the same for every trial, so they
@@ -453,16 +578,19 @@ class _ConstantInputRule(Rule):
     def scales(self, z_terms, z, R):
         return [R / stabilize(z_terms[0], 1e-12)]
 
-    def propagate(self, op, x, R, z, w, b):
-        v, den = _kept(op, w, (self, x.shape[1:], x.dtype, x.device), lambda: self._constants(
-            op, x, w))
-        s = _divide(R, den, 1e-12)
-        R_in = op.vjp(s, x.shape, v, own=v is w)
-        return R_in, _dot_consuming(s, den)
+    def _into(self, op, x, R, z, w, b, out):
+        v, den, stab = _kept(op, w, (self, x.shape[1:], x.dtype, x.device),
+                             lambda: self._constants(op, x, w))
+        s = torch.div(R, stab, out=op.workspace.tensor("s", R.shape, R))
+        R_in = op.vjp(s, x.shape, v, own=v is w, out=out)
+        if R_in is not out:
+            out.copy_(R_in)
+        return _dot_consuming(s, den)
 
     def _constants(self, op, x, w):
         v = self.weight(w)
-        return v, op(x.new_ones((1, *x.shape[1:])), v, None)
+        den = op(x.new_ones((1, *x.shape[1:])), v, None)
+        return v, den, torch.copysign(den.new_tensor(1e-12), den).add_(den)
 
 
 class Flat(_ConstantInputRule):
@@ -488,7 +616,7 @@ class WSquare(_ConstantInputRule):
         return w * w
 
 
-class ZBox(Rule):
+class ZBox(_ClosedForm):
     """z^B (Montavon et al. 2017) for input bounded by ``low <= x <= high``.
 
     Parameters
@@ -522,10 +650,10 @@ class ZBox(Rule):
         s = R / stabilize(z_terms[0] - z_terms[1] - z_terms[2], self.epsilon)
         return [s, s, s]
 
-    def propagate(self, op, x, R, z, w, b):
+    def _into(self, op, x, R, z, w, b, out):
         if self.low is None or self.high is None:
             raise ValueError("ZBox needs low and high bounds of the input.")
-        low, high = float(self.low), float(self.high)
+        low, high, ws = float(self.low), float(self.high), op.workspace
 
         def constants():  # the bounds' terms: the same for every trial
             one = x.new_ones((1, *x.shape[1:]))
@@ -534,13 +662,13 @@ class ZBox(Rule):
 
         wp, wn, bounds = _kept(op, w, (self, low, high, x.shape[1:], x.dtype, x.device),
                                constants)
-        den = _output_with(op, z, b) - bounds
-        s = _divide(R, den, self.epsilon)
+        den = torch.sub(_output_with(op, z, b, ws), bounds, out=ws.tensor("den", z.shape, z))
+        s = _divide_into(R, den, self.epsilon, ws.tensor("s", z.shape, z), ws)
         # x w's - low w+'s - high w-'s, with w's = w+'s + w-'s
         vp, vn = op.vjp_shared(s, x.shape, [wp, wn])
-        R_in = vp.mul_(x - low).add_(vn.mul_(x - high))
+        torch.sub(x, low, out=out).mul_(vp).add_(vn.mul_(x - high))
         to_bias = _bias_dot(s, b)
-        return R_in, _dot_consuming(s, den) - to_bias
+        return _dot_consuming(s, den) - to_bias
 
 
 class Pattern(_ConstantInputRule):
