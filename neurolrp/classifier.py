@@ -436,7 +436,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         predictions over an inner stratified split are tested against
         always guessing the most frequent class. Measured on the ERP and
         motor-imagery simulators and S001 (README): p < 1e-6 on every ERP
-        fold, p > 0.4 on every motor-imagery fold.
+        fold, p > 0.5 on every motor-imagery fold.
         """
         from scipy.stats import binomtest
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
