@@ -98,10 +98,11 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         The network that was trained (``model``, or the choice of
         ``"auto"``).
     model_selection_ : dict | None
-        With ``"auto"``: the test behind the choice, ``{"chose",
-        "slda_accuracy"`` (inner cross-validated accuracy of shrinkage LDA
-        on the waveform), ``"chance"`` (the most frequent class's share),
-        ``"p_value"``, ``"alpha"``, ``"n_trials"}``; ``None`` otherwise.
+        With ``"auto"``: the test behind the choice, ``{"slda_accuracy"``
+        (inner cross-validated accuracy of shrinkage LDA on the waveform),
+        ``"chance"`` (the most frequent class's share), ``"p_value"``,
+        ``"alpha"``, ``"n_trials"}``; EEGNet was chosen if ``p_value <
+        alpha``. ``None`` otherwise.
     module_ : torch.nn.Module
         The fitted network (in eval mode); this is what gets explained. It
         expects input scaled by :meth:`scale`.
@@ -335,8 +336,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.input_range_ = (float(x_all.min()), float(x_all.max()))
         self.model_selection_ = None
         if self.model == "auto":
-            self.model_selection_ = self._select_model(data, y_idx)
-            self.model_ = self.model_selection_["chose"]
+            self.model_, self.model_selection_ = self._select_model(data, y_idx)
         else:
             self.model_ = self.model
         module, self.history_, self.best_epoch_ = self._fit_network(self.model_, x_all, y_idx,
@@ -461,8 +461,9 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             logger.info(f"model='auto' chose {chose}: shrinkage LDA on the waveform "
                         f"{n_correct / len(y_idx):.3f} in {n_folds}-fold inner CV (chance "
                         f"{chance:.3f}, p = {p_value:.2g})")
-        return {"chose": chose, "slda_accuracy": n_correct / len(y_idx), "chance": chance,
-                "p_value": p_value, "alpha": AUTO_ALPHA, "n_trials": int(len(y_idx))}
+        # numbers only: what a user prints or rounds (model_ names the choice)
+        return chose, {"slda_accuracy": n_correct / len(y_idx), "chance": chance,
+                       "p_value": p_value, "alpha": AUTO_ALPHA, "n_trials": int(len(y_idx))}
 
     # ---------------------------------------------------------------- predict
     @torch.no_grad()
