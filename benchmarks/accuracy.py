@@ -90,8 +90,8 @@ def main():
 
     if "hands-feet" in cache:
         t0 = time.perf_counter()
-        EEGClassifier("shallow", seed=seeds[0], verbose=False).fit(cache["hands-feet"])
-        print(f"\nTraining the default model (shallow) on all 45 trials: "
+        clf = EEGClassifier(seed=seeds[0], verbose=False).fit(cache["hands-feet"])
+        print(f"\nTraining the default model (auto, chose {clf.model_}) on all 45 trials: "
               f"{time.perf_counter() - t0:.1f} s")
     print(f"Total: {time.perf_counter() - t_start:.0f} s")
 

@@ -10,149 +10,19 @@ from dataclasses import dataclass, field
 import mne
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
 
 from ._checks import check_bool, check_int
 from ._trials import check_data, epoch_ids, pick_eeg
 from ._utils import logger, progress_prefix, verbose
+from ._baselines import TimeWindowMeans, make_csp_lda, make_slda
 from .classifier import MODEL_CHOICES, EEGClassifier
 from .datasets import epochs_to_arrays
 
 BASELINE = "csp+lda"  # the default baseline of cross_validate
 
 
-def make_csp_lda(n_components=4):
-    """The classical baseline: CSP (log-variance) + LDA, as in MNE's example.
-
-    Parameters
-    ----------
-    n_components : int
-        CSP components kept (4 in MNE's motor-imagery example).
-
-    Returns
-    -------
-    pipeline : sklearn.pipeline.Pipeline
-    """
-    from mne.decoding import CSP
-
-    return make_pipeline(CSP(n_components=n_components, reg=None, log=True, norm_trace=False),
-                         LinearDiscriminantAnalysis())
-
-
-class TimeWindowMeans(TransformerMixin, BaseEstimator):
-    """Average each channel in consecutive time windows and flatten.
-
-    The features of the shrinkage-LDA baseline: ``(n_trials, n_channels,
-    n_times)`` -> ``(n_trials, n_channels * n_windows)``, channel-major. The
-    samples are split into ``n_windows`` consecutive windows of (nearly)
-    equal length, as :func:`numpy.array_split` splits them, so the features
-    do not depend on the sampling rate.
-
-    Parameters
-    ----------
-    n_windows : int
-        Number of windows; at most the number of samples.
-
-    Attributes
-    ----------
-    n_channels_, n_times_ : int
-        Shape of the trials seen in ``fit``; ``transform`` requires the same.
-    """
-
-    def __init__(self, n_windows=5):
-        self.n_windows = n_windows
-
-    def _check(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 3:
-            raise ValueError(f"X must be 3-D (n_trials, n_channels, n_times), got shape {X.shape}.")
-        return X
-
-    def fit(self, X, y=None):
-        """Check the parameters against the data's shape (nothing is learnt).
-
-        Parameters
-        ----------
-        X : array, shape (n_trials, n_channels, n_times)
-        y : ignored
-
-        Returns
-        -------
-        self : TimeWindowMeans
-
-        Raises
-        ------
-        ValueError
-            If ``X`` is not 3-D or ``n_windows`` is not between 1 and the
-            number of samples.
-        """
-        X = self._check(X)
-        n = self.n_windows
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= X.shape[2]:
-            raise ValueError(f"n_windows must be an integer from 1 to the number of samples "
-                             f"({X.shape[2]}), got {n!r}.")
-        self.n_channels_, self.n_times_ = X.shape[1:]
-        return self
-
-    def transform(self, X):
-        """Window means, flattened.
-
-        Parameters
-        ----------
-        X : array, shape (n_trials, n_channels, n_times)
-
-        Returns
-        -------
-        features : array, shape (n_trials, n_channels * n_windows)
-
-        Raises
-        ------
-        ValueError
-            If the trials' shape differs from the one seen in ``fit``.
-        """
-        X = self._check(X)
-        if X.shape[1:] != (self.n_channels_, self.n_times_):
-            raise ValueError(f"X has {X.shape[1]} channels x {X.shape[2]} samples; fit saw "
-                             f"{self.n_channels_} x {self.n_times_}.")
-        means = [w.mean(axis=2) for w in np.array_split(X, self.n_windows, axis=2)]
-        return np.stack(means, axis=2).reshape(len(X), -1)
-
-
-def make_slda(n_windows=5):
-    """The ERP baseline: shrinkage LDA on window-averaged samples.
-
-    As BCI research classifies event-related potentials and slow cortical
-    potentials (Blankertz et al. 2011, "Single-trial analysis and
-    classification of ERP components - a tutorial", NeuroImage 56): the
-    mean amplitude of every channel in consecutive time windows, flattened,
-    into a linear discriminant whose covariance is shrunk towards a
-    diagonal with the analytic Ledoit-Wolf intensity. It classifies the
-    waveform, where CSP + LDA classifies band power.
-
-    Parameters
-    ----------
-    n_windows : int
-        Consecutive windows of (nearly) equal length over the epoch: 5 gives
-        0.1 s windows on a 0.5 s epoch. Features: ``n_channels * n_windows``.
-        On the ERP simulator (28 channels, 0.5 s, 100-600 trials) 5 was the
-        best or within 0.03 of it among 3, 5, 8 and 10 windows; more
-        windows need more trials (shrinkage only partly makes up for them).
-
-    Returns
-    -------
-    pipeline : sklearn.pipeline.Pipeline
-        :class:`TimeWindowMeans` then
-        ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")``; it
-        takes arrays ``(n_trials, n_channels, n_times)``.
-    """
-    return make_pipeline(TimeWindowMeans(n_windows),
-                         LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"))
-
-
-#: Baseline name -> function returning an unfitted scikit-learn pipeline.
 BASELINES = {"csp+lda": make_csp_lda, "slda": make_slda}
 
 
@@ -410,3 +280,310 @@ def best_network(cv_result):
         raise ValueError("The cross-validation holds no network to explain (only "
                          f"{list(summ.index)}).")
     return max(nets, key=lambda m: (float(summ.loc[m, "accuracy"]), -nets.index(m)))
+
+
+# ------------------------------------------------------------------ the linear anchor
+#: What :func:`linear_relevance` computes.
+LINEAR_METHODS = ("w*x", "pattern")
+
+
+def _window_lda(estimator):
+    """(TimeWindowMeans, linear classifier) of a fitted :func:`make_slda` pipeline."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import Pipeline
+
+    steps = estimator.steps if isinstance(estimator, Pipeline) else None
+    if (steps is None or len(steps) != 2 or not isinstance(steps[0][1], TimeWindowMeans)
+            or not hasattr(type(steps[1][1]), "decision_function")):
+        raise TypeError("estimator must be a make_slda() pipeline (TimeWindowMeans then a "
+                        "linear classifier), e.g. from cross_validate(..., "
+                        f"baselines=('slda',)).estimators['slda']; got {type(estimator).__name__}.")
+    windows, clf = steps[0][1], steps[1][1]
+    if not hasattr(windows, "n_times_") or not hasattr(clf, "coef_"):
+        raise NotFittedError("The make_slda() pipeline is not fitted; call fit(X, y) first.")
+    return windows, clf
+
+
+def linear_weights(estimator):
+    """The weights of a shrinkage-LDA pipeline on the samples, one map per class.
+
+    The pipeline's decision is linear in the samples: the window means are
+    ``f = M x`` and the score of class ``k`` is ``w_k . f + b_k``, so it is
+    ``sum_(c, t) W_k[c, t] x[c, t] + b_k`` with ``W_k[c, t] = w_k[c, window(t)] /
+    len(window(t))``. With two classes LDA has one discriminant ``d`` (its
+    ``decision_function``, positive for ``classes_[1]``); the second class's
+    score is ``d`` and the first's ``-d``.
+
+    Parameters
+    ----------
+    estimator : sklearn.pipeline.Pipeline
+        A fitted :func:`make_slda` pipeline (any linear classifier with
+        ``coef_`` and ``intercept_`` after :class:`TimeWindowMeans` works).
+
+    Returns
+    -------
+    weights : ndarray, shape (n_classes, n_channels, n_times)
+        ``W_k``, in the order of ``estimator.classes_``. These are a filter,
+        not a map of the signal (Haufe et al. 2014): see
+        :func:`slda_pattern`.
+    intercepts : ndarray, shape (n_classes,)
+
+    Raises
+    ------
+    TypeError
+        ``estimator`` is not a make_slda() pipeline.
+    sklearn.exceptions.NotFittedError
+        It is not fitted.
+    """
+    windows, clf = _window_lda(estimator)
+    coef = np.asarray(clf.coef_, dtype=np.float64)
+    intercept = np.asarray(clf.intercept_, dtype=np.float64)
+    if coef.shape[0] == 1:  # two classes, one discriminant for classes_[1]
+        coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+    n_ch, n_t = windows.n_channels_, windows.n_times_
+    split = np.array_split(np.arange(n_t), windows.n_windows)
+    coef = coef.reshape(len(coef), n_ch, windows.n_windows)  # channel-major, as transform
+    weights = np.empty((len(coef), n_ch, n_t))
+    for k, idx in enumerate(split):
+        weights[:, :, idx] = coef[:, :, k:k + 1] / len(idx)
+    return weights, intercept
+
+
+def _linear_data(data, what, windows, y=None):
+    """Samples, labels and geometry of ``data`` for a linear pipeline fitted on ``windows``."""
+    from ._trials import read_trials
+    from .relevance import channel_positions
+
+    trials = read_trials(data, y, what=what, epochs_what=what, cast=False)
+    X = np.asarray(trials.data, dtype=np.float64)
+    if X.shape[1:] != (windows.n_channels_, windows.n_times_):
+        raise ValueError(f"{what} have {X.shape[1]} channels x {X.shape[2]} samples; the "
+                         f"estimator was fitted on {windows.n_channels_} x {windows.n_times_}.")
+    if trials.epochs is None:
+        return X, trials.y, [str(i) for i in range(X.shape[1])], None, None, None, None
+    ep = trials.epochs
+    return (X, trials.y, trials.ch_names, channel_positions(ep.info), ep.times.copy(),
+            trials.sfreq, epoch_ids(ep, len(X)))
+
+
+def slda_pattern(estimator, X):
+    """The activation pattern of a shrinkage-LDA pipeline (Haufe et al. 2014), on the samples.
+
+    For a linear decoder ``s = W^T x`` the weights are a filter: they are
+    large wherever the decoder subtracts noise, not only where the signal
+    is. The activation pattern ``A = Cov(x) W (W^T Cov(x) W)^-1`` is the
+    map of the signal the decoder reads (Haufe et al. 2014, NeuroImage
+    87:96-110). Here each class's score gets its own pattern,
+    ``a_k = Cov(x, s_k) / Var(s_k)`` over the trials ``X`` (the training
+    data), computed on the samples (channels x times), so ``W_k . a_k = 1``.
+    Its mean over each time window is the pattern of the LDA on its window
+    means, ``Cov(f) w (w^T Cov(f) w)^-1``, since the means are linear in
+    the samples.
+
+    Parameters
+    ----------
+    estimator : sklearn.pipeline.Pipeline
+        A fitted :func:`make_slda` pipeline.
+    X : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+        The data it was fitted on (the covariance the pattern needs).
+
+    Returns
+    -------
+    pattern : ndarray, shape (n_classes, n_channels, n_times)
+        In the order of ``estimator.classes_``. With two classes the
+        patterns of the two scores are opposite (``a_0 = -a_1``). A class
+        whose score does not vary over ``X`` gets zeros.
+
+    Raises
+    ------
+    TypeError
+        ``estimator`` is not a make_slda() pipeline.
+    sklearn.exceptions.NotFittedError
+        It is not fitted.
+    ValueError
+        ``X`` does not have the fitted shape, holds fewer than two trials or
+        values that are not finite.
+    """
+    windows, _ = _window_lda(estimator)
+    X = _linear_data(X, "X", windows)[0]
+    if len(X) < 2:
+        raise ValueError(f"The pattern needs the covariance of at least two trials; got "
+                         f"{len(X)}.")
+    weights, _ = linear_weights(estimator)
+    flat = X.reshape(len(X), -1)
+    centred = flat - flat.mean(axis=0)
+    scores = centred @ weights.reshape(len(weights), -1).T  # (n_trials, n_classes)
+    cov = centred.T @ scores / len(X)  # Cov(x, s_k), one column per class
+    var = (scores ** 2).mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pattern = np.where(var > 1e-12 * max(var.max(), 1e-300), cov / var, 0.0)
+    return pattern.T.reshape(weights.shape)
+
+
+def linear_relevance(estimator, data, method="w*x", *, X_train=None, target="predicted",
+                     y=None):
+    """The linear anchor: per-trial relevance of a shrinkage-LDA decoder.
+
+    What a deep network's explanation should be at least as good as on
+    event-related potentials: the linear decoder that BCI research uses
+    (:func:`make_slda`), explained the two ways the linear case allows. The
+    result has the coordinates of :func:`neurolrp.explain`'s, so
+    :func:`neurolrp.evaluation.localization` and the plots take it
+    unchanged.
+
+    Parameters
+    ----------
+    estimator : sklearn.pipeline.Pipeline
+        A fitted :func:`make_slda` pipeline.
+    data : mne.Epochs | array, shape (n_trials, n_channels, n_times)
+        Trials to explain, in the units the pipeline was fitted on (for
+        :func:`cross_validate`: the epochs' data in volts).
+    method : "w*x" | "pattern"
+        ``"w*x"``: ``R[c, t] = W_k[c, t] x[c, t]`` (:func:`linear_weights`),
+        the decision's exact additive split: ``sum R = score - b_k``
+        (``conservation`` is the intercept's share). It follows the filter,
+        so it can be large where the decoder cancels noise. ``"pattern"``:
+        ``R = a_k * score``, the activation pattern of the target's score
+        (:func:`slda_pattern`) scaled by the trial's score (the signal
+        estimate of PatternNet, Kindermans et al. 2018): one map of where
+        the decoded signal is, the same for every trial up to its score; its
+        sign is the potential's polarity times the evidence, not evidence
+        alone. Needs ``X_train``.
+    X_train : mne.Epochs | array | None
+        The data the pipeline was fitted on; required for ``"pattern"``.
+    target : "predicted" | "true" | str
+        The explained class: the predicted one, the true one (labels
+        needed) or a class name.
+    y : array | None
+        Labels of ``data`` (default: the epochs' event names).
+
+    Returns
+    -------
+    relevance : xarray.DataArray
+        Dims ``("trial", "channel", "time")``, float32, with ``y_pred``,
+        ``target``, ``score`` (the target's decision score) and, when
+        labels are known, ``y_true`` and ``correct``; attrs ``method``
+        (``"slda:w*x"`` or ``"slda:pattern"``), ``model`` and ``sfreq``.
+
+    Raises
+    ------
+    TypeError
+        ``estimator`` is not a make_slda() pipeline.
+    sklearn.exceptions.NotFittedError
+        It is not fitted.
+    ValueError
+        Unknown method or target, ``"pattern"`` without ``X_train``,
+        ``target="true"`` without labels, or data unlike those at fit.
+    """
+    from .relevance import make_relevance
+
+    windows, clf = _window_lda(estimator)
+    if method not in LINEAR_METHODS:
+        raise ValueError(f"method must be one of {LINEAR_METHODS}, got {method!r}.")
+    if method == "pattern" and X_train is None:
+        raise ValueError("method='pattern' needs X_train, the data the estimator was fitted on "
+                         "(the pattern is a covariance of the training data).")
+    classes = [str(c) for c in clf.classes_]
+    if not (target in ("predicted", "true") or (isinstance(target, str) and target in classes)):
+        raise ValueError(f"target must be 'predicted', 'true' or a class name {classes}, got "
+                         f"{target!r}.")
+    X, labels, ch_names, ch_pos, times, sfreq, ids = _linear_data(data, "data", windows, y)
+    if labels is not None:
+        labels = np.asarray([str(v) for v in labels], dtype=object)
+        unknown = sorted(set(labels) - set(classes))
+        if unknown:
+            raise ValueError(f"Labels {unknown} are not classes of the estimator {classes}.")
+    if target == "true" and labels is None:
+        raise ValueError("target='true' needs labels: give y or epochs with event names.")
+    weights, intercept = linear_weights(estimator)
+    if method == "pattern":
+        pattern = slda_pattern(estimator, X_train)
+    flat = X.reshape(len(X), -1)
+    scores = flat @ weights.reshape(len(weights), -1).T + intercept  # (n_trials, n_classes)
+    pred = scores.argmax(axis=1)
+    if target == "predicted":
+        k = pred
+    elif target == "true":
+        k = np.array([classes.index(v) for v in labels])
+    else:
+        k = np.full(len(X), classes.index(target))
+    score = scores[np.arange(len(X)), k]
+    if method == "w*x":
+        values = weights[k] * X
+        conservation = np.abs(values.sum(axis=(1, 2)) - score) / np.maximum(np.abs(score), 1e-12)
+    else:
+        values = pattern[k] * score[:, None, None]
+        conservation = None
+    if times is None:
+        times = np.arange(X.shape[2], dtype=float)
+    attrs = {"method": f"slda:{method}", "target": str(target), "classes": classes,
+             "model": "slda", "sfreq": float(sfreq) if sfreq else float("nan"),
+             "conservation_error": float(conservation.max()) if conservation is not None
+             else float("nan")}
+    return make_relevance(values, channels=ch_names, times=times,
+                          y_pred=np.asarray([classes[i] for i in pred], dtype=object),
+                          target=np.asarray([classes[i] for i in k], dtype=object), score=score,
+                          y_true=labels, ch_pos=ch_pos, trial=ids, conservation=conservation,
+                          attrs=attrs)
+
+
+def linear_relevance_out_of_fold(cv_result, epochs, method="w*x", model="slda", **kwargs):
+    """:func:`linear_relevance` of every trial by the fold's pipeline that did not fit it.
+
+    As :func:`neurolrp.attribution.explain_out_of_fold` for the networks, so
+    the deep and the linear explanations of the same trials sit side by side.
+
+    Parameters
+    ----------
+    cv_result : CVResult
+        From :func:`cross_validate` on ``epochs`` with ``baselines`` holding
+        ``"slda"``.
+    epochs : mne.Epochs
+        The same epochs.
+    method : "w*x" | "pattern"
+        See :func:`linear_relevance`; the pattern of each fold is measured on
+        that fold's training trials.
+    model : str
+        The baseline to explain (a key of ``cv_result.estimators``).
+    **kwargs
+        Passed to :func:`linear_relevance` (``target``).
+
+    Returns
+    -------
+    relevance : xarray.DataArray
+        All trials, in the order of ``epochs``, numbered as
+        ``cv_result.predictions``; ``attrs["out_of_fold"]`` is the number of
+        folds.
+
+    Raises
+    ------
+    TypeError
+        ``cv_result`` is not a CVResult.
+    ValueError
+        No such baseline, or ``epochs`` are not the cross-validated ones.
+    """
+    import xarray as xr
+
+    if not isinstance(cv_result, CVResult):
+        raise TypeError(f"cv_result must be what neurolrp.cross_validate returns, got "
+                        f"{type(cv_result).__name__}.")
+    if model not in cv_result.estimators:
+        raise ValueError(f"No cross-validated {model!r}; have {list(cv_result.estimators)} "
+                         "(run cross_validate with baselines=('slda', ...)).")
+    epochs = pick_eeg(epochs, "epochs")
+    n_cv = sum(len(test) for _, test in cv_result.folds)
+    if len(epochs) != n_cv:
+        raise ValueError(f"epochs must be the {n_cv} epochs that were cross-validated; got "
+                         f"{len(epochs)}.")
+    ids = epoch_ids(epochs, len(epochs))
+    parts, positions = [], []
+    for est, (train, test) in zip(cv_result.estimators[model], cv_result.folds):
+        rel = linear_relevance(est, epochs[test], method,
+                               X_train=epochs[train] if method == "pattern" else None, **kwargs)
+        parts.append(rel.assign_coords(trial=ids[test]))
+        positions.append(np.asarray(test))
+    rel = xr.concat(parts, dim="trial", combine_attrs="override")
+    rel = rel.isel(trial=np.argsort(np.concatenate(positions), kind="stable"))
+    rel.attrs["conservation_error"] = float(max(p.attrs["conservation_error"] for p in parts))
+    rel.attrs["out_of_fold"] = len(parts)
+    return rel

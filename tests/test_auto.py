@@ -1,16 +1,18 @@
-"""model="auto": the network is chosen by an inner cross-validation on the training data only."""
+"""model="auto" (the default): the network is chosen by a test of the training data only."""
 
 import json
 
 import mne
 import numpy as np
 import pytest
-from sklearn.model_selection import StratifiedKFold
+from scipy.stats import binomtest
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 import neurolrp
 from neurolrp import EEGClassifier, cross_validate
-from neurolrp.classifier import AUTO_CANDIDATES, AUTO_FOLDS
-from neurolrp.datasets import epochs_to_arrays, simulate_erp
+from neurolrp.classifier import AUTO_ALPHA, AUTO_CANDIDATES, AUTO_FOLDS
+from neurolrp.datasets import epochs_to_arrays, simulate_erp, simulate_motor_imagery
+from neurolrp.decoding import make_slda
 
 FIT = {"max_epochs": 6, "patience": 3}
 FAST = {**FIT, "verbose": False}
@@ -27,23 +29,38 @@ def auto(erp):
     return EEGClassifier("auto", **FAST).fit(erp)
 
 
-def test_choice_is_the_best_inner_score_computed_another_way(erp, auto):
+def test_choice_is_the_waveform_test_computed_another_way(erp, auto):
     X, y, sfreq = epochs_to_arrays(erp)
-    folds = StratifiedKFold(AUTO_FOLDS, shuffle=True, random_state=0).split(X, y)
-    folds = list(folds)
-    expected = {}
-    for name in AUTO_CANDIDATES:
-        acc = [EEGClassifier(name, sfreq=sfreq, **FAST).fit(X[tr], y[tr]).score(X[te], y[te])
-               for tr, te in folds]
-        expected[name] = np.mean(acc)
-    assert auto.model_selection_ == pytest.approx(expected, abs=0)
-    best = max(expected.values())
-    assert auto.model_ == [n for n in AUTO_CANDIDATES if expected[n] == best][0]
-    # the final network is the chosen one, trained on all the data given
+    folds = StratifiedKFold(AUTO_FOLDS, shuffle=True, random_state=0)
+    pred = cross_val_predict(make_slda(), X, y, cv=folds)
+    k = int((pred == y).sum())
+    p = binomtest(k, len(y), 0.5, alternative="greater").pvalue
+    sel = auto.model_selection_
+    assert sel["slda_accuracy"] == pytest.approx(k / len(y), abs=0)
+    assert sel["p_value"] == pytest.approx(p, rel=1e-9) and sel["chance"] == 0.5
+    assert auto.model_ == ("eegnet" if p < AUTO_ALPHA else "shallow")
+    assert all(isinstance(v, (int, float)) for v in sel.values())  # printable, roundable
+    # the final network is the chosen one, trained on all the data given, as by name
     assert type(auto.module_).__name__ == {"shallow": "ShallowNet", "eegnet": "EEGNet"}[
         auto.model_]
     ref = EEGClassifier(auto.model_, **FAST).fit(erp)
     np.testing.assert_array_equal(auto.predict_proba(erp), ref.predict_proba(erp))
+    assert EEGClassifier().model == "auto"  # the default
+
+
+def test_default_picks_the_network_for_the_evidence():
+    """Waveform network on both ERP paradigms, band-power network on motor imagery."""
+    one = {"max_epochs": 1, "verbose": False}
+    for paradigm in ("readiness", "p300"):
+        ep, _ = simulate_erp(80, paradigm, verbose=False)  # default SNR: sLDA about 0.8
+        clf = EEGClassifier(**one).fit(ep)
+        assert clf.model_ == "eegnet", (paradigm, clf.model_selection_)
+    mi, _ = simulate_motor_imagery(60, sfreq=50.0, tmin=0.0, tmax=3.0, erd_window=(0.5, 2.5),
+                                   verbose=False)
+    mi = mi.filter(7.0, 20.0, fir_design="firwin", verbose=False)
+    clf = EEGClassifier(**one).fit(mi)
+    assert clf.model_ == "shallow", clf.model_selection_
+    assert clf.model_selection_["p_value"] > AUTO_ALPHA
 
 
 def test_no_leakage_from_the_test_folds(erp):

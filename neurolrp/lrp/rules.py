@@ -718,3 +718,50 @@ class Pattern(_ConstantInputRule):
             raise ValueError(f"Pattern of shape {tuple(a.shape)} does not fit a weight of shape "
                              f"{tuple(w.shape)}; was it measured on another model?")
         return w * a
+
+
+class PatternEnergy(Pattern):
+    """Relevance split by where the detected signal lies: ``R_i = sum_j a_ij^2 / sum_i a_ij^2 R_j``.
+
+    The pattern ``a_j`` (see :class:`Pattern`) is the direction in the
+    layer's input along which the signal that output ``j`` detects varies;
+    ``a_ij^2 / |a_j|^2`` is the share of that signal's energy at input
+    ``i``. This rule hands each output's relevance to its inputs in those
+    shares, whatever the weights: the w-square rule (:class:`WSquare`,
+    Montavon et al. 2017) with the signal's direction in place of the
+    filter's.
+
+    Why: a layer that only mixes (EEGNet's depthwise spatial filters over
+    the electrodes, its pointwise convolution over feature maps) is a filter
+    in the sense of Haufe et al. 2014. Learned from a few hundred trials its
+    weights are large and of both signs on many electrodes, so ``w_ij a_ij``
+    (:class:`Pattern`) still follows the filter where it is strong, while
+    the slow potential it detects reaches the scalp broadly, by volume
+    conduction: on the ERP simulator (``benchmarks/erp_explanations.py``)
+    ``w * a`` on EEGNet's spatial filters ranks the truth's electrodes at a
+    ROC-AUC of 0.67-0.74 (readiness potential), ``a^2`` at 0.70-0.85.
+
+    All relevance passes the layer (no bias share) and every share is
+    non-negative, so signs come from the layers above. Like :class:`Pattern`
+    it needs the layer's pattern, measured on the training data.
+
+    Parameters
+    ----------
+    pattern : torch.Tensor | None
+        ``a``, shaped like the layer's weight; ``None``: bound by
+        :func:`neurolrp.explain` from the classifier's ``patterns_``.
+    """
+
+    def describe(self):
+        return {"rule": "PatternEnergy", "bias": False,
+                "pattern": "unbound" if self.pattern is None else "bound"}
+
+    def weight(self, w):
+        if self.pattern is None:
+            raise ValueError("PatternEnergy needs the layer's pattern; explain a fitted "
+                             "EEGClassifier or bind patterns with Composite.with_patterns.")
+        a = self.pattern.to(device=w.device, dtype=w.dtype)
+        if a.shape != w.shape:
+            raise ValueError(f"Pattern of shape {tuple(a.shape)} does not fit a weight of shape "
+                             f"{tuple(w.shape)}; was it measured on another model?")
+        return a * a
