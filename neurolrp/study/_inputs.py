@@ -166,7 +166,8 @@ def check_config(models, composite, folds, seed, classifier_params, resample, tm
         raise ValueError(f"resample must be a positive rate in Hz or None, got {resample!r}.")
     if tmin is not None and tmax is not None and not tmin < tmax:
         raise ValueError(f"tmin ({tmin}) must be earlier than tmax ({tmax}).")
-    return {"models": models, "explain_model": models[0], "composite": None if comp is None else comp.name,
+    return {"models": models, "explain_model": models[0],
+            "composite": None if comp is None else comp.name,
             "folds": int(folds), "seed": int(seed), "classifier_params": params,
             "resample": None if resample is None else float(resample),
             "tmin": None if tmin is None else float(tmin),
