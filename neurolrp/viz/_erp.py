@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from .._trials import epoch_ids, pick_eeg
 from ..relevance import class_average
@@ -205,6 +206,8 @@ def plot_erp_relevance(data, rel, *, channels=None, n_channels=3, title=None):
             ax.spines[side].set_visible(False)
     for ax in axes[1]:
         ax.set_xlabel("time (s)", fontsize=8)
+        # plain tick labels: an offset text ("1e-5") would sit on the panel above
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
     handles = [plt.Line2D([], [], color=col, lw=2) for col in colors]
     correct = rel.correct.values.astype(bool)
     labels = [f"{c} (EEG: {(y == c).sum()} trials; relevance: "
