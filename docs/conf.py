@@ -88,11 +88,12 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "navbar_align": "left",
+    "header_links_before_dropdown": 7,  # every top-level page in the bar
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
     "secondary_sidebar_items": ["page-toc"],
 }
-html_sidebars = {"index": [], "install": [], "cite": []}
+html_sidebars = {page: [] for page in ("index", "install", "cite", "benchmarks", "changelog")}
 html_show_sourcelink = False
 toc_object_entries_show_parents = "hide"  # "fit()", not "EEGClassifier.fit()", in the page toc
 
