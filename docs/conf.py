@@ -127,7 +127,8 @@ def _without_noise(outputs):
         kept.append(o)
     for o in kept:
         if o.get("output_type") == "stream":
-            text = _TQDM_WARNING.sub("", o["text"])
+            # a shell command's output (`!cmd`, through a terminal) ends its lines in "\r\n"
+            text = _TQDM_WARNING.sub("", o["text"].replace("\r\n", "\n"))
             # A progress bar redraws its line after "\r": keep its last state (none once
             # cleared), as a terminal shows it.
             o["text"] = "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
