@@ -36,7 +36,8 @@ def _erp_data(data, rel):
         ids = epoch_ids(epochs).tolist()
         want = [int(t) for t in rel.trial.values]
         if sorted(ids) == sorted(want):  # the epochs' own trial numbers: match by them
-            order = [ids.index(t) for t in want]
+            position = {t: k for k, t in enumerate(ids)}
+            order = [position[t] for t in want]
         else:  # numbered 0..n-1 (an explained array): the same order
             order = list(range(n_rel))
         X = epochs.get_data(picks=names, copy=True)[order]
