@@ -104,8 +104,10 @@ RENDERED = DOCS / "tutorials"             # what Sphinx reads (generated, gitign
 
 
 def _sources(nb):
-    # A cell the tests inject or fill in (papermill's "parameters" tag) may differ.
-    return [c.source for c in nb.cells if "parameters" not in c.metadata.get("tags", [])]
+    # The cell the tests inject (tagged "injected-parameters", after the notebook's
+    # "parameters" cell: the reduced sizes the docs were run at) is not in the notebook.
+    return [c.source for c in nb.cells
+            if "injected-parameters" not in c.metadata.get("tags", [])]
 
 
 # tqdm.auto warns in a kernel without ipywidgets (the tests' kernel), naming the path of

@@ -1,19 +1,20 @@
-"""Nothing a user saved is lost: writes are atomic, even under SIGKILL.
+"""Nothing a user saved is lost: writes are atomic, even when the process is killed.
 
 Each kill test starts a real Python process that overwrites a file (or a
-report folder) the test wrote before, waits until that process is writing
-its temporary file, kills it with SIGKILL, and checks that the old file is
-still there, intact and readable. Under the old in-place writes the file
-was truncated (and the reload error blamed NaN).
+report folder) the test wrote before. A patched writer ends that process
+with ``os._exit`` (no cleanup, no ``finally``, as SIGKILL) at a chosen
+moment: after the new content went to disk, cut to half its size, so the
+process dies in the middle of its write. The old file must still be there,
+intact and readable. Under the old in-place writes the file was truncated
+(and the reload error blamed NaN). The moment is chosen, not raced against
+the clock, so the tests are deterministic.
 """
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import mne
@@ -24,7 +25,39 @@ import xarray as xr
 import neurolrp
 from neurolrp import EEGClassifier, load_relevance, save_relevance
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+KILLED = 137  # the exit status the child dies with (128 + SIGKILL)
+
+#: Child-side helper: the ``call``-th call of ``owner.name`` does its work, cuts the
+#: file it wrote (argument ``path_arg``) to half, and ends the process on the spot.
+DIE_INSIDE = """
+import os
+
+def die_inside(owner, name, path_arg, call=1):
+    real = getattr(owner, name)
+    calls = []
+
+    def dying(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == call:
+            path = os.fspath(args[path_arg])
+            with open(path, "r+b") as f:  # half of it reached the disk
+                f.truncate(os.path.getsize(path) // 2)
+            os._exit(KILLED)
+        return out
+
+    setattr(owner, name, dying)
+"""
+
+
+def _killed_inside(code):
+    """Run ``code`` (after :data:`DIE_INSIDE`) in a child; it must die as planned."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    script = f"KILLED = {KILLED}\n" + DIE_INSIDE + textwrap.dedent(code)
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == KILLED, f"the child was not killed where planned " \
+        f"(exit {proc.returncode}):\n{proc.stderr[-3000:]}"
 
 
 def _rel(n_trials, n_channels, n_times, seed=0):
@@ -36,56 +69,29 @@ def _rel(n_trials, n_channels, n_times, seed=0):
         attrs={"method": "lrp", "sfreq": 100.0, "conservation_error": 0.0})
 
 
-def _kill_while_writing(code, folder, pattern, min_size=1, timeout=120):
-    """Run ``code`` in a child; SIGKILL it once a file matching ``pattern`` under
-    ``folder`` has ``min_size`` bytes. Return whether it was caught mid-write.
-    """
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            hits = [p for p in Path(folder).glob(pattern) if p.is_file()]
-            if any(p.stat().st_size >= min_size for p in hits):
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(30)
-                # caught mid-write when the temporary file is still there
-                return any(p.exists() for p in hits)
-            if proc.poll() is not None:
-                return False  # finished (or failed) before we saw it write
-            time.sleep(0.001)
-        raise AssertionError("the child never started writing")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
-        if proc.returncode not in (None, -signal.SIGKILL, 0):
-            raise AssertionError(proc.stderr.read().decode()[-3000:])
+def _hidden_leftovers(folder, name):
+    """What a killed writer left beside ``name``: its temporary files or folders."""
+    return [p for p in Path(folder).iterdir() if p.name.startswith(f".{name}.")]
 
 
 def test_save_relevance_killed_mid_write_keeps_the_old_file(tmp_path):
     old = _rel(3, 4, 5)
     fname = save_relevance(old, tmp_path / "rel.nc")
-    for size in (200, 400, 800):  # a bigger new file if the child was too quick
-        code = f"""
-            import numpy as np, neurolrp
-            rng = np.random.default_rng(1)
-            n, c, t = {size}, 64, 400
-            rel = neurolrp.make_relevance(
-                rng.standard_normal((n, c, t)), channels=[f"E{{i}}" for i in range(c)],
-                times=np.arange(t) / 100.0, y_pred=["b"] * n, target=["b"] * n,
-                score=np.ones(n), attrs={{"method": "lrp", "sfreq": 100.0,
-                                          "conservation_error": 0.0}})
-            neurolrp.save_relevance(rel, {str(fname)!r}, overwrite=True)
-        """
-        if _kill_while_writing(code, tmp_path, ".rel.nc.*.tmp", min_size=4096):
-            break
-        save_relevance(old, fname, overwrite=True)  # the child won: start again
-    else:
-        pytest.skip("the child always finished writing before it could be killed")
+    _killed_inside(f"""
+        import numpy as np, xarray as xr, neurolrp
+        die_inside(xr.DataArray, "to_netcdf", path_arg=1)
+        rng = np.random.default_rng(1)
+        rel = neurolrp.make_relevance(
+            rng.standard_normal((6, 4, 5)), channels=[f"E{{i}}" for i in range(4)],
+            times=np.arange(5) / 100.0, y_pred=["b"] * 6, target=["b"] * 6,
+            score=np.ones(6), attrs={{"method": "lrp", "sfreq": 100.0,
+                                      "conservation_error": 0.0}})
+        neurolrp.save_relevance(rel, {str(fname)!r}, overwrite=True)
+    """)
     back = load_relevance(fname)
     xr.testing.assert_identical(back, old)
+    # the new file was being written beside it, under a hidden temporary name
+    assert len(_hidden_leftovers(tmp_path, "rel.nc")) == 1
 
 
 def _fitted(tmp_path):
@@ -100,22 +106,18 @@ def test_classifier_save_killed_mid_write_keeps_the_old_file(tmp_path):
     clf, X = _fitted(tmp_path)
     fname = clf.save(tmp_path / "clf.pt")
     expected = clf.predict_proba(X)
-    for size in (5_000_000, 20_000_000, 60_000_000):
-        code = f"""
-            import numpy as np
-            from neurolrp import EEGClassifier
-            clf = EEGClassifier.load({str(fname)!r})
-            clf.history_ = [{{"padding": np.ones({size} // 8)}}]  # a big file to write
-            clf.save({str(fname)!r}, overwrite=True)
-        """
-        if _kill_while_writing(code, tmp_path, ".clf.pt.*.tmp", min_size=4096):
-            break
-        clf.save(fname, overwrite=True)
-    else:
-        pytest.skip("the child always finished writing before it could be killed")
+    _killed_inside(f"""
+        import torch
+        from neurolrp import EEGClassifier
+        die_inside(torch, "save", path_arg=1)
+        clf = EEGClassifier.load({str(fname)!r})
+        clf.history_ = [{{"new": 1}}] * 7  # something else to write
+        clf.save({str(fname)!r}, overwrite=True)
+    """)
     back = EEGClassifier.load(fname)
     np.testing.assert_array_equal(back.predict_proba(X), expected)
-    assert len(back.history_) == len(clf.history_)
+    assert back.history_ == clf.history_
+    assert len(_hidden_leftovers(tmp_path, "clf.pt")) == 1
 
 
 def _tiny_epochs():
@@ -149,18 +151,20 @@ def test_report_killed_mid_run_leaves_the_old_report_as_it_was(tmp_path):
     _old_report(out)
     ep_file = tmp_path / "tiny-epo.fif"
     _tiny_epochs().save(ep_file, verbose=False)
-    code = f"""
+    # killed while writing report.html into the temporary folder: the new relevance.nc is
+    # complete by then and must not have replaced the old one
+    _killed_inside(f"""
         import mne
         from neurolrp.report import subject_report
+        die_inside(mne.Report, "save", path_arg=1)
         ep = mne.read_epochs({str(ep_file)!r}, verbose=False)
         subject_report(ep, {str(out)!r}, models=("sturm",), n_splits=2, quality=False,
                        classifier_params={{"max_epochs": 1, "model_params": {{"hidden": 4}}}},
                        overwrite=True, verbose=False)
-    """
-    # kill once the new relevance.nc is written in the temporary folder
-    caught = _kill_while_writing(code, tmp_path, ".sub-01.*.tmp/relevance.nc", min_size=1)
-    assert caught, "the report finished before it could be killed"
+    """)
     _assert_old_report(out)
+    [tmp] = _hidden_leftovers(tmp_path, "sub-01")
+    assert {"relevance.nc", "report.html"} <= {p.name for p in tmp.iterdir()}
 
 
 def test_report_that_fails_leaves_the_old_report_and_no_temporary_folder(tmp_path,

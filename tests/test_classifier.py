@@ -76,9 +76,9 @@ def test_same_seed_same_predictions_and_exact_save_load(tmp_path):
     np.testing.assert_array_equal(c.classes_, a.classes_)
 
 
-def test_fit_and_predict_take_epochs(hands_feet_small):
+def test_fit_and_predict_take_epochs(fitted_shallow, hands_feet_small):
     ep = hands_feet_small
-    clf = EEGClassifier("shallow", **FAST).fit(ep)
+    clf = fitted_shallow  # EEGClassifier("shallow").fit(ep), fitted once for the session
     assert clf.sfreq_ == 80 and clf.ch_names_ == ep.ch_names
     assert set(clf.classes_) == {"hands", "feet"}
     X, y, _ = epochs_to_arrays(ep)
@@ -86,7 +86,7 @@ def test_fit_and_predict_take_epochs(hands_feet_small):
     np.testing.assert_array_equal(clf.predict(ep), clf.predict(X))
 
 
-def test_bad_input_errors(hands_feet_small):
+def test_bad_input_errors(fitted_shallow, hands_feet_small):
     X, y = _toy()
     with pytest.raises(NotFittedError):
         EEGClassifier(sfreq=32.0).predict(X)
@@ -104,14 +104,14 @@ def test_bad_input_errors(hands_feet_small):
         EEGClassifier(sfreq=32.0, **FAST).fit(bad, y)
     with pytest.raises(ValueError, match="model must be one of"):
         EEGClassifier("resnet", sfreq=32.0).fit(X, y)
-    clf = EEGClassifier("shallow", sfreq=32.0, **FAST).fit(X, y)
+    clf = EEGClassifier("shallow", sfreq=32.0, max_epochs=1, verbose=False).fit(X, y)
     with pytest.raises(ValueError, match="fitted on 4 x 64"):
         clf.predict(X[:, :3])
     with pytest.raises(ValueError, match="fitted on 4 x 64"):
         clf.predict(X[:, :, :50])
     with pytest.raises(ValueError, match="needs at least"):
         EEGClassifier("shallow", sfreq=32.0, **FAST).fit(X[:, :, :5], y)
-    ep_clf = EEGClassifier("shallow", **FAST).fit(hands_feet_small)
+    ep_clf = fitted_shallow  # fitted on hands_feet_small
     with pytest.raises(ValueError, match="sampled at"):
         ep_clf.predict(hands_feet_small.copy().resample(40))
     with pytest.raises(ValueError, match="channels differ"):

@@ -4,10 +4,8 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +17,10 @@ from neurolrp.study import STORE, load_study, run_study
 
 #: Small and fast: what every study in these tests runs with.
 TINY = ["--trials", "30", "--folds", "2", "--tmin", "0", "--tmax", "2", "--max-epochs", "3",
-        "--patience", "3", "--no-quality", "--quiet"]
+        "--patience", "3", "--no-quality", "--slider-trials", "2", "--quiet"]
 TINY_KW = dict(folds=2, tmin=0.0, tmax=2.0, quality=False,
-               classifier_params={"max_epochs": 3, "patience": 3}, verbose=False)
+               classifier_params={"max_epochs": 3, "patience": 3}, slider_trials=2,
+               verbose=False)
 
 
 def _cli(*args, timeout=600):
@@ -303,24 +302,120 @@ def test_interrupted_write_is_never_read_and_is_redone(tmp_path, one_subject, mo
 
 
 # ------------------------------------------------------------------ the command line, end to end
+#: A ``neurolrp study`` that ends, as SIGKILL would (``os._exit``: no cleanup, no finally),
+#: at a chosen moment: once the second subject is written under ``.partial`` and before it
+#: is renamed into the store. It first writes the pids of the processes it started (the
+#: cluster's workers) to ``argv[1]``.
+KILLED_AT_SECOND_SUBJECT = """
+import os, sys
+from pathlib import Path
+
+import psutil
+
+from neurolrp.cli import main
+
+real_rename = os.rename
+renamed = []
+
+
+def rename(src, dst, *args, **kwargs):
+    if Path(dst).parent.name == "subjects":
+        renamed.append(dst)
+        if len(renamed) == 2:
+            pids = [p.pid for p in psutil.Process().children(recursive=True)]
+            Path(sys.argv[1]).write_text(" ".join(map(str, pids)))
+            os._exit(137)
+    return real_rename(src, dst, *args, **kwargs)
+
+
+if __name__ == "__main__":  # the workers import this file again: not them
+    os.rename = rename
+    sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def cli_study(tmp_path_factory, cluster):
+    """One study through ``neurolrp study``, in the steps a user takes; what each left.
+
+    1. three simulated subjects with transfer on a LocalCluster of 2 workers, killed
+       while storing the second subject;
+    2. the same command again: resumed;
+    3. extended with eegbci S001 (left/right), on a cluster we give it (``--scheduler``).
+    """
+    tmp = tmp_path_factory.mktemp("cli-study")
+    out = tmp / "study"
+    args = ["study", "--dataset", "simulated", "--subjects", "1-3", "--transfer",
+            "--workers", "2", "--out", str(out), *TINY]
+    script, pid_file = tmp / "killed.py", tmp / "pids"
+    script.write_text(KILLED_AT_SECOND_SUBJECT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, str(script), str(pid_file), *args],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 137, f"not killed where planned:\n{proc.stderr[-3000:]}"
+    subjects = out / STORE / "subjects"
+    killed = {"workers": [int(p) for p in pid_file.read_text().split()],
+              "study": load_study(out), "partial": sorted((out / ".partial").iterdir()),
+              "on_disk": sorted(p.name for p in subjects.iterdir() if p.is_dir()),
+              "hashes": {p.name: _hashes(p) for p in subjects.iterdir() if p.is_dir()}}
+    resumed = _cli(*args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    resumed_hashes = {p.name: _hashes(p) for p in subjects.iterdir()}
+    extended = _cli("study", "--dataset", "eegbci", "--task", "imagery/left-right",
+                    "--subjects", "1", "--scheduler", cluster.scheduler.address,
+                    "--out", str(out), *[a for a in TINY if a not in ("--trials", "30")])
+    assert extended.returncode == 0, extended.stderr[-3000:]
+    return {"args": args, "out": out, "killed": killed, "resumed": resumed_hashes,
+            "stdout": resumed.stdout + extended.stdout}
+
+
 @pytest.mark.slow
-def test_cli_study_simulated_cohort_plus_s001(tmp_path):
-    """neurolrp study on a LocalCluster (2 workers x 1 thread): a simulated cohort, then S001."""
-    out = tmp_path / "study"
-    res = _cli("study", "--dataset", "simulated", "--subjects", "1-4", "--transfer",
-               "--workers", "2", "--out", str(out), *TINY)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "simulated-004" in res.stdout and "Group report" in res.stdout
-    first = {k: _hashes(out / STORE / "subjects" / k) for k in
-             ("simulated-001", "simulated-002", "simulated-003", "simulated-004")}
-    res = _cli("study", "--dataset", "eegbci", "--task", "imagery/left-right", "--subjects", "1",
-               "--workers", "2", "--out", str(out), *[a for a in TINY if a not in ("--trials",
-                                                                                  "30")])
-    assert res.returncode == 0, res.stderr[-3000:]
+def test_killed_study_leaves_only_complete_subjects(cli_study):
+    """What a killed study leaves: whole subjects, nothing half-written among them."""
+    import psutil
+
+    killed = cli_study["killed"]
+    # the cluster's workers go with the process that started them
+    assert killed["workers"], "the study ran no worker process"
+    gone, alive = psutil.wait_procs([psutil.Process(p) for p in killed["workers"]
+                                     if psutil.pid_exists(p)], timeout=20)
+    for p in alive:
+        p.kill()
+    assert not alive, f"worker processes outlived the killed study: {alive}"
+    study = killed["study"]
+    assert len(study.subjects) == 1 and study.incomplete == [], study.subjects
+    assert killed["on_disk"] == study.subjects  # nothing half-written among the subjects
+    # the second subject was written aside, in full, and never renamed in
+    [half] = killed["partial"]  # .partial/subjects-<key>-<8 hex>
+    key = half.name[len("subjects-"):-len("-0123abcd")]
+    assert key.startswith("simulated-00") and key not in study.subjects
+    assert (half / "relevance").is_dir()
+
+
+@pytest.mark.slow
+def test_killed_study_resumes_keeping_what_was_complete(cli_study):
+    out = cli_study["out"]
+    subjects = out / STORE / "subjects"
+    [done] = cli_study["killed"]["study"].subjects
+    # resuming left the subject complete before the kill bit for bit, and did the others
+    assert cli_study["resumed"][done] == cli_study["killed"]["hashes"][done]
+    assert _hashes(subjects / done) == cli_study["killed"]["hashes"][done]
+    assert sorted(cli_study["resumed"]) == [f"simulated-{s:03d}" for s in range(1, 4)]
     study = load_study(out)
-    assert study.subjects == ["eegbci-001", "simulated-001", "simulated-002", "simulated-003",
-                              "simulated-004"]
-    for key, digests in first.items():  # extending the study left the others untouched
+    assert study.incomplete == [] and not (out / ".partial").exists()
+    for key in cli_study["resumed"]:  # everything read as complete is whole
+        rel = study.relevance(key)
+        assert rel.sizes["trial"] == 30 and np.isfinite(rel.values).all()
+
+
+@pytest.mark.slow
+def test_cli_study_simulated_cohort_plus_s001(cli_study):
+    """neurolrp study: a simulated cohort with transfer, then S001 added on a given cluster."""
+    out = cli_study["out"]
+    assert "simulated-003" in cli_study["stdout"] and "Group report" in cli_study["stdout"]
+    study = load_study(out)
+    assert study.subjects == ["eegbci-001", "simulated-001", "simulated-002", "simulated-003"]
+    for key, digests in cli_study["resumed"].items():  # extending left the others untouched
         assert _hashes(out / STORE / "subjects" / key) == digests
     t = study.table
     assert t.loc["eegbci-001", "n_trials"] == 45 and (t.loc[t.dataset == "simulated",
@@ -329,22 +424,25 @@ def test_cli_study_simulated_cohort_plus_s001(tmp_path):
     assert t[["accuracy_shallow", "accuracy_csp+lda"]].stack().between(0, 1).all()
     assert (t.conservation_error_accounted < 1e-3).all()
     csv = (out / "study.csv").read_text().splitlines()
-    assert csv[0].startswith("subject,dataset") and len(csv) == 6
+    assert csv[0].startswith("subject,dataset") and len(csv) == 5
     for key in study.subjects:
         assert (out / "reports" / f"{key}.html").stat().st_size > 10_000
     assert study.accuracy.dims == ("subject", "model")
-    # transfer: pre-trained on the three others, fine-tuned and tested on the subject's folds
+    # transfer: pre-trained on the two others, fine-tuned and tested on the subject's folds
     tr = study.transfer
-    assert set(tr.subject) == {"simulated-001", "simulated-002", "simulated-003",
-                               "simulated-004"}
+    assert set(tr.subject) == {"simulated-001", "simulated-002", "simulated-003"}
     assert tr[["within", "pretrained", "transfer"]].stack().between(0, 1).all()
-    assert len(tr) == 4 * 2  # subjects x folds
+    assert len(tr) == 3 * 2  # subjects x folds
     page = (out / "report.html").read_text()
     for what in ("Accuracy per subject", "Grand average per class", "Every subject: left",
                  "How consistent are the subjects?", "Subject-to-subject transfer",
                  'href="reports/eegbci-001.html"'):
         assert what in page, what
     assert not (out / ".partial").exists()
+
+
+@pytest.mark.slow
+def test_group_report_renders_in_chromium(cli_study, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("headless Chromium is not installed (apt-get install chromium)")
@@ -353,8 +451,8 @@ def test_cli_study_simulated_cohort_plus_s001(tmp_path):
                     "--disable-background-networking", "--disable-component-update",
                     "--disable-sync", f"--user-data-dir={tmp_path / 'chrome'}",
                     "--window-size=1200,3000", f"--screenshot={shot}",
-                    (out / "report.html").as_uri()], check=True, capture_output=True,
-                   timeout=120)
+                    (cli_study["out"] / "report.html").as_uri()], check=True,
+                   capture_output=True, timeout=120)
     from matplotlib.image import imread
 
     img = imread(shot)
@@ -363,61 +461,13 @@ def test_cli_study_simulated_cohort_plus_s001(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigkill_midway_then_resume(tmp_path):
-    """SIGKILL a running study; finished subjects survive bit for bit, the rest are redone."""
-    import psutil
-
-    out = tmp_path / "study"
-    args = ["study", "--dataset", "simulated", "--subjects", "1-4", "--workers", "1",
-            "--out", str(out), *TINY]
-    exe = shutil.which("neurolrp") or str(Path(sys.executable).with_name("neurolrp"))
-    proc = subprocess.Popen([exe, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    subjects = out / STORE / "subjects"
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:
-            done = [p for p in subjects.glob("simulated-*")] if subjects.exists() else []
-            if done or proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the study finished before it could be killed: " + \
-            proc.stderr.read().decode()[-2000:]
-        children = psutil.Process(proc.pid).children(recursive=True)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    # the cluster's workers go with the process that started them
-    gone, alive = psutil.wait_procs(children, timeout=20)
-    for p in alive:
-        p.kill()
-    assert not alive, f"worker processes outlived the killed study: {alive}"
-
-    study = load_study(out)
-    assert 1 <= len(study.subjects) < 4, study.subjects
-    before = {}
-    for key in study.subjects:  # everything read as complete is whole
-        before[key] = _hashes(subjects / key)
-        rel = study.relevance(key)
-        assert rel.sizes["trial"] == 30 and np.isfinite(rel.values).all()
-        assert (out / "reports" / f"{key}.html").exists()
-    on_disk = sorted(p.name for p in subjects.iterdir() if p.is_dir())
-    assert on_disk == study.subjects  # nothing half-written sits among the subjects
-
-    res = _cli(*args)
-    assert res.returncode == 0, res.stderr[-3000:]
-    study = load_study(out)
-    assert study.subjects == [f"simulated-{s:03d}" for s in range(1, 5)]
-    assert study.incomplete == [] and not (out / ".partial").exists()
-    for key, digests in before.items():
-        assert _hashes(subjects / key) == digests, f"{key} changed on resume"
-    # re-running the finished study does no work and changes nothing
-    all_before = _hashes(out / STORE)
-    res = _cli(*args[:-1])  # without --quiet: it says why it did nothing
-    assert res.returncode == 0 and "4 of 4 subject(s) already complete" in res.stdout
-    assert _hashes(out / STORE) == all_before
+def test_rerunning_a_finished_study_does_no_work(cli_study):
+    out = cli_study["out"]
+    before = _hashes(out / STORE)
+    # without --quiet: it says why it did nothing; without --transfer: no cluster needed
+    res = _cli(*[a for a in cli_study["args"] if a not in ("--quiet", "--transfer")])
+    assert res.returncode == 0 and "3 of 3 subject(s) already complete" in res.stdout
+    assert _hashes(out / STORE) == before
 
 
 # ------------------------------------------------------------------ on a cluster we are given
