@@ -61,10 +61,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("imports", "loading", "training", "CSP", "explaining", "statistics", "perturbation",
-          "figures", "slider", "files", "other")
+STAGES = ("imports", "worker start-up", "loading", "cross-validation", "training", "CSP",
+          "explaining", "statistics", "perturbation", "figures", "slider", "files", "other",
+          "main process")
 VARIANTS = {"tuned": {}, "untuned": {"NEUROLRP_MALLOPT": "0"}, "spinning": {"NEUROLRP_THREADS": "0"},
-            "1thread": {"OMP_NUM_THREADS": "1"}}
+            "1thread": {"OMP_NUM_THREADS": "1"},
+            # the tasks one after the other in one process (``--jobs 1``), as before the
+            # demo ran them side by side: the only variant that splits training from CSP
+            # when the tasks run in processes of their own
+            "serial": {"NEUROLRP_DEMO_ARGS": "--jobs 1"}}
 
 
 # ----------------------------------------------------------------- in the worker
@@ -123,15 +128,6 @@ def _worker_demo(out_dir):
     import neurolrp.stats
 
     ds, rp, ev, st = neurolrp.datasets, neurolrp.report, neurolrp.evaluation, neurolrp.stats
-    captured = {}
-
-    def keep(key, func):
-        def inner(*a, **k):
-            out = func(*a, **k)
-            captured.setdefault(key, []).append(out)
-            return out
-        return inner
-
     wrapped = [(ds, "load_eegbci", "loading"), (rp, "cross_validate", "CSP"),
                (rp, "explain_out_of_fold", "explaining"), (st, "one_sample_test", "statistics"),
                (ev, "perturbation", "perturbation"), (rp, "_add_slider", "slider"),
@@ -145,48 +141,75 @@ def _worker_demo(out_dir):
     for owner, name, stage in wrapped:
         if not hasattr(owner, name):  # an older revision
             continue
-        func = getattr(owner, name)
-        if name in ("cross_validate", "explain_out_of_fold", "perturbation"):
-            func = keep(name, func)
-        setattr(owner, name, clock.wrap(stage, func))
+        setattr(owner, name, clock.wrap(stage, getattr(owner, name)))
 
     import contextlib
     import io
 
+    demo_clocks = []
+    try:
+        from neurolrp._timing import StageClock
+    except ImportError:  # a revision before the demo timed its stages
+        StageClock = None
+    else:
+        table = StageClock.table
+
+        def keep_table(self):
+            demo_clocks.append({k: dict(v) for k, v in self.stages.items()})
+            return table(self)
+        StageClock.table = keep_table
+
+    extra = os.environ.get("NEUROLRP_DEMO_ARGS", "").split()
     with contextlib.redirect_stdout(io.StringIO()) as text:
-        rc = neurolrp.cli.main(["demo", "--out", str(Path(out_dir) / "demo")])
+        rc = neurolrp.cli.main(["demo", "--out", str(Path(out_dir) / "demo")] + extra)
     clock._charge()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_peak = children.ru_maxrss / 1024
+    children = {"user": children.ru_utime, "sys": children.ru_stime,
+                "faults": children.ru_minflt}
+    stages = clock.totals
+    if children["user"] > 1.0 and demo_clocks:
+        # the tasks ran in worker processes: their own clocks, added up by the demo, and
+        # what the workers spent outside them (starting: Python, torch, MNE, neurolrp)
+        stages = {"imports": clock.totals["imports"]}
+        stages.update(demo_clocks[-1])
+        inside = {k: sum(v[k] for v in demo_clocks[-1].values()) for k in children}
+        stages["worker start-up"] = {"wall": 0.0, **{k: max(0.0, children[k] - inside[k])
+                                                     for k in children}}
+        main_rest = {k: sum(v[k] for n, v in clock.totals.items() if n != "imports")
+                     for k in ("wall", "user", "sys", "faults")}
+        stages["main process"] = dict(main_rest, wall=0.0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import numpy as np
 
-    cvs, pert = captured["cross_validate"], captured["perturbation"]
-    # the explanations for the predicted class: the first of each task's calls
-    n_calls = len(captured["explain_out_of_fold"]) // len(cvs)
-    rels = captured["explain_out_of_fold"][::n_calls]
-    accuracy, proba, aopc = [], [], []
-    for cv in cvs:
-        preds = cv.predictions.sort_values(["model", "trial"])
-        proba.append(preds[[c for c in preds.columns if c.startswith("proba_")]]
-                     .to_numpy(float).ravel())
-        accuracy.append(cv.scores.sort_values(["model", "fold"]).accuracy.to_numpy(float))
-    tables = []
-    for k, p in enumerate(pert):
-        a = p.aopc.sort_values(["method", "granularity", "order"])
-        aopc.append(a.aopc.to_numpy(float))
-        tables.append(a.assign(task=k)[["task", "method", "granularity", "order", "aopc"]]
-                      .to_dict("records"))
-    summaries = {f.parent.name: json.loads(f.read_text())
-                 for f in sorted(Path(out_dir).glob("demo/*/summary.json"))}
+    # results from the files the demo wrote (the tasks may have run in other processes)
+    import xarray as xr
+
+    summaries, rels = {}, []
+    for f in sorted(Path(out_dir).glob("demo/*/summary.json")):
+        summaries[f.parent.name] = json.loads(f.read_text())
+        with xr.open_dataarray(f.parent / "relevance.nc") as r:
+            rels.append(r.load())
+    accuracy = [[v["mean"] for _, v in sorted(s["accuracy"].items())] for s in summaries.values()]
+    aopc = [[v for _, g in sorted(s.get("aopc_most_relevant_first", {}).items())
+             for _, v in sorted(g.items())] for s in summaries.values()]
     np.savez(Path(out_dir) / "results.npz",
              relevance=np.concatenate([r.values.ravel() for r in rels]),
-             proba=np.concatenate(proba), accuracy=np.concatenate(accuracy),
-             aopc=np.concatenate(aopc), score=np.concatenate([r.score.values for r in rels]))
+             accuracy=np.concatenate(accuracy), aopc=np.concatenate(aopc),
+             score=np.concatenate([r.score.values for r in rels]))
+    tables = [{"task": task, "method": m, "granularity": g, "order": "morf", "aopc": v}
+              for task, s in summaries.items()
+              for m, gs in s.get("aopc_most_relevant_first", {}).items() for g, v in gs.items()]
     (Path(out_dir) / "stages.json").write_text(json.dumps(
-        {"rc": rc, "stages": clock.totals, "peak_mib": peak, "stdout": text.getvalue(),
-         "threads": __import__("torch").get_num_threads(),
+        {"rc": rc, "stages": stages, "peak_mib": peak, "stdout": text.getvalue(),
+         "wall": sum(v["wall"] for v in clock.totals.values()), "children": children,
+         "threads": (f"{'x'.join(map(str, neurolrp.cli.demo_jobs(int(extra[1]) if extra else None)))}"
+                     if hasattr(neurolrp.cli, "demo_jobs") else
+                     f"1x{__import__('torch').get_num_threads()}"),
+         "children_peak_mib": children_peak,
          "accuracy": {task: {m: v["mean"] for m, v in s["accuracy"].items()}
                       for task, s in summaries.items()},
-         "aopc": [r for t in tables for r in t]}))
+         "aopc": tables}))
 
 
 def _worker_train(out_dir):
@@ -243,9 +266,10 @@ def _extract(rev, dest):
 def _table(runs):
     names = list(runs)
     width = max(34, *(len(n) + 2 for n in names))
-    head = f"{'stage':13s}" + "".join(f"{n:>{width}s}" for n in names)
+    head = f"{'stage':16s}" + "".join(f"{n:>{width}s}" for n in names)
     print("\nper stage: wall s / CPU s (user + system) [share of CPU] / system s / minor page "
-          "faults")
+          "faults\n(tasks run side by side: wall is the time each process spent in the stage, "
+          "added up; the run's own wall time is the last row)")
     print(head)
     print("-" * len(head))
     keys = ("wall", "user", "sys", "faults")
@@ -253,8 +277,10 @@ def _table(runs):
     def total(st):
         return {k: sum(s[k] for s in st.values()) for k in keys}
 
-    for stage in STAGES + ("total",):
-        row = f"{stage:13s}"
+    present = [st for st in STAGES if any(st in runs[n]["stages"] for n in names)]
+    present += sorted({st for n in names for st in runs[n]["stages"]} - set(present))
+    for stage in present + ["total"]:
+        row = f"{stage:16s}"
         for n in names:
             st = runs[n]["stages"]
             tot = total(st)
@@ -265,24 +291,29 @@ def _table(runs):
                     f"{d['faults'] / 1e3:.0f}k")
             row += f"{cell:>{width}s}"
         print(row)
+    print(f"{'wall of the run':16s}" + "".join(
+        f"{runs[n].get('wall', total(runs[n]['stages'])['wall']):>{width}.1f}" for n in names))
     print("-" * len(head))
 
     def sys_share(r):
         tot = total(r["stages"])
         return f"{100 * tot['sys'] / max(tot['user'] + tot['sys'], 1e-9):.1f} %"
 
-    rows = [("sys / CPU", sys_share), ("peak RSS MiB", lambda r: f"{r['peak_mib']:.0f}"),
-            ("torch threads", lambda r: str(r["threads"])),
+    rows = [("sys / CPU", sys_share),
+            ("peak RSS MiB", lambda r: f"{r['peak_mib']:.0f}" + (
+                f" (workers {r['children_peak_mib']:.0f})" if r.get("children", {}).get(
+                    "user", 0) > 1 else "")),
+            ("procs x threads", lambda r: str(r["threads"])),
             ("load avg", lambda r: f"{r['load'][0]:.1f} -> {r['load'][1]:.1f}")]
     for label, fn in rows:
-        print(f"{label:13s}" + "".join(f"{fn(runs[n]):>{width}s}" for n in names))
+        print(f"{label:16s}" + "".join(f"{fn(runs[n]):>{width}s}" for n in names))
     # accuracy per task and model, AOPC (MoRF) per task, method and granularity
     acc = [(t, m) for t, d in next(iter(runs.values())).get("accuracy", {}).items() for m in d]
     if acc:
         print("\nmean accuracy over folds, per task and model")
     for t, m in acc:
         vals = [runs[n].get("accuracy", {}).get(t, {}).get(m, float("nan")) for n in names]
-        print(f"{t + ' ' + m:24s}" + "".join(f"{v:>{width - 11}.3f}" for v in vals))
+        print(f"{t + ' ' + m:24s}" + "".join(f"{v:>{width - 8}.3f}" for v in vals))
     aopc = {}
     for n in names:
         for r in runs[n].get("aopc", []):
@@ -294,7 +325,7 @@ def _table(runs):
     for (t, m), per in sorted(aopc.items()):
         cells = [" / ".join(f"{per[n].get(g, float('nan')):.2f}" for g in
                             ("patch", "channel", "time")) if n in per else "-" for n in names]
-        print(f"{'task ' + str(t) + ' ' + m:24s}" + "".join(f"{c:>{width - 11}s}" for c in cells))
+        print(f"{'task ' + str(t) + ' ' + m:24s}" + "".join(f"{c:>{width - 8}s}" for c in cells))
 
 
 def _compare(results, sources):

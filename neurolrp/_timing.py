@@ -65,6 +65,19 @@ class StageClock:
             _RUNNING.remove(self)
             self._last = None
 
+    def add(self, stages):
+        """Add the stages of another clock (e.g. of another process) to this one's.
+
+        Parameters
+        ----------
+        stages : dict
+            Another clock's :attr:`stages`.
+        """
+        for name, s in stages.items():
+            acc = self.stages.setdefault(name, dict.fromkeys(s, 0.0))
+            for k, v in s.items():
+                acc[k] = acc.get(k, 0.0) + v
+
     def _ordered(self):
         """Stages in the order entered, time outside them (``"other"``) last."""
         items = [(k, v) for k, v in self.stages.items() if k != "other"]
@@ -89,7 +102,8 @@ class StageClock:
         lines = [f"{'stage':{width}s}  wall s   CPU s   CPU share"]
         for name, s in self._ordered() + [("total", tot)]:
             cpu = s["user"] + s["sys"]
-            lines.append(f"{name:{width}s}  {s['wall']:6.1f}  {cpu:6.1f}  {100 * cpu / cpu_all:8.0f} %")
+            share = 100 * cpu / cpu_all
+            lines.append(f"{name:{width}s}  {s['wall']:6.1f}  {cpu:6.1f}  {share:8.0f} %")
         lines.append(f"(CPU: user + system time of all threads; system {tot['sys']:.1f} s, "
                      f"{tot['faults'] / 1e3:.0f}k minor page faults)")
         return "\n".join(lines)

@@ -179,8 +179,9 @@ def test_cli_demo_writes_both_tasks_and_an_index(monkeypatch, tmp_path, capsys):
     handler = logging.StreamHandler(log)
     logger.addHandler(handler)
     try:
-        assert main(["demo", "--out", str(out)]) == 0
-        assert main(["demo", "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+        # --jobs 1: in this process, where the fakes are
+        assert main(["demo", "--out", str(out), "--jobs", "1"]) == 0
+        assert main(["demo", "--out", str(tmp_path / "quiet"), "--quiet", "--jobs", "1"]) == 0
     finally:
         logger.removeHandler(handler)
     assert sorted(p.name for p in out.iterdir()) == ["hands-feet", "index.html", "left-right"]
@@ -188,7 +189,8 @@ def test_cli_demo_writes_both_tasks_and_an_index(monkeypatch, tmp_path, capsys):
     assert 'href="hands-feet/report.html"' in page and 'href="left-right/report.html"' in page
     assert page.count("within chance") == 1 and "<td>18</td>" in page
     # what the demo does more cheaply is asked for and said, on the page and in the output
-    assert asked == [cli.DEMO_REPORT] * 4 and asked[0]["quality_steps"] == 5  # two demos
+    assert asked == [dict(cli.DEMO_REPORT, note=cli.DEMO_NOTE)] * 4  # two demos
+    assert asked[0]["quality_steps"] == 5 and asked[0]["classifier_params"] == {"patience": 10}
     assert "5 steps" in page
     text = capsys.readouterr().out
     assert "Index of both reports" in text and "5 steps" in text
@@ -202,3 +204,15 @@ def test_cli_demo_writes_both_tasks_and_an_index(monkeypatch, tmp_path, capsys):
     (out / "notes.txt").write_text("mine")
     assert main(["demo", "--out", str(out), "--overwrite"]) == 1
     assert "notes.txt" in capsys.readouterr().err
+
+
+def test_demo_jobs_share_the_cores(monkeypatch):
+    import neurolrp._threads as threads
+    from neurolrp.cli import DEMO_TASKS, demo_jobs
+
+    assert len(DEMO_TASKS) == 2
+    for cores, jobs, expected in ((1, None, (1, 1)), (2, None, (2, 1)), (16, None, (2, 8)),
+                                  (2, 1, (1, 2)), (8, 5, (2, 4))):
+        monkeypatch.setattr(threads, "available_cores", lambda: cores)
+        assert demo_jobs(jobs) == expected
+    assert main(["demo", "--jobs", "0", "--out", "x"]) == 1
