@@ -27,8 +27,8 @@ Usage: python benchmarks/explain_latency.py [--reps 300] [--channels 64] [--time
    median of the ratios of 5 alternated runs.
 
 Timings on a shared machine move; the ratios, measured side by side, are
-what to compare. ``--threads`` sets torch's threads (default: as neurolrp
-sets them at import).
+what to compare. ``--threads`` sets torch's threads (default: torch's own;
+importing neurolrp changes nothing, see :func:`neurolrp.tune_process`).
 """
 
 import argparse

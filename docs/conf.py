@@ -88,11 +88,12 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "navbar_align": "left",
+    "header_links_before_dropdown": 7,  # every top-level page in the bar
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
     "secondary_sidebar_items": ["page-toc"],
 }
-html_sidebars = {"index": [], "install": [], "cite": []}
+html_sidebars = {page: [] for page in ("index", "install", "cite", "benchmarks", "changelog")}
 html_show_sourcelink = False
 toc_object_entries_show_parents = "hide"  # "fit()", not "EEGClassifier.fit()", in the page toc
 
@@ -126,7 +127,8 @@ def _without_noise(outputs):
         kept.append(o)
     for o in kept:
         if o.get("output_type") == "stream":
-            text = _TQDM_WARNING.sub("", o["text"])
+            # a shell command's output (`!cmd`, through a terminal) ends its lines in "\r\n"
+            text = _TQDM_WARNING.sub("", o["text"].replace("\r\n", "\n"))
             # A progress bar redraws its line after "\r": keep its last state (none once
             # cleared), as a terminal shows it.
             o["text"] = "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))

@@ -137,6 +137,3 @@ def make_slda(n_windows=5):
     """
     return make_pipeline(TimeWindowMeans(n_windows),
                          LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"))
-
-
-#: Baseline name -> function returning an unfitted scikit-learn pipeline.

@@ -14,7 +14,7 @@ from ._device import PROBE_TRIALS, auto_batch_size, check_device, module_device
 from ._trials import epoch_ids, epochs_arrays, pick_eeg, read_trials
 from ._utils import progress, use_log_level, verbose
 from .lrp.activations import RELU_FAMILY
-from .lrp.composites import DEFAULT_COMPOSITE, GRADIENT_COMPOSITES, get_composite
+from .lrp.composites import GRADIENT_COMPOSITES, default_composite, get_composite
 from .lrp.engine import Hooks
 from .lrp.layers import prepare_model
 from .lrp.patterns import compute_patterns
@@ -230,8 +230,12 @@ def explain(model, data, method="lrp", *, composite=None, target="predicted", y=
         LRP only: the rules per layer; a name from ``neurolrp.lrp.COMPOSITES``
         or a :class:`~neurolrp.lrp.Composite` with LRP rules (deconvnet and
         guided backprop are methods, not LRP composites). ``None``
-        (default): ``neurolrp.lrp.DEFAULT_COMPOSITE``
-        (``"epsilon-pattern-box"``; why, in :mod:`neurolrp.lrp.composites`).
+        (default): chosen per network by :func:`neurolrp.lrp.default_composite`,
+        ``"epsilon-energy-pattern"`` for waveform networks (EEGNet: ERPs,
+        slow potentials) and ``"epsilon-pattern-box"`` for band-power networks
+        (ShallowNet, SturmDNN: motor imagery); why, in
+        :mod:`neurolrp.lrp.composites`. ``attrs["composite"]`` records the
+        one used.
     target : "predicted" | "true" | str | int | tuple
         The explained output: the predicted class, the true class, a class
         name or index, or a contrast ``("left", "right")`` that explains
@@ -371,7 +375,8 @@ class Explainer:
         ``"gradient*input"``, ``"integrated-gradients"``, ``"deconvnet"``,
         ``"guided-backprop"`` or ``"random"``.
     composite : str | Composite | None
-        LRP only: the rules per layer (default: ``neurolrp.lrp.DEFAULT_COMPOSITE``).
+        LRP only: the rules per layer (default: chosen per network by
+        :func:`neurolrp.lrp.default_composite`, as for :func:`explain`).
     target : "predicted" | "true" | str | int | tuple
         The explained output, as for :func:`explain`. Checked against a
         classifier's classes here; for a plain network at the first call
@@ -835,8 +840,14 @@ def _describe_model(model):
 
 
 def _default_composite(module):
-    """The composite LRP uses for ``module`` when none is given: the one place it is chosen."""
-    return _lrp_composite(DEFAULT_COMPOSITE)
+    """The composite LRP uses for ``module`` when none is given: the one place it is chosen.
+
+    Chosen by the network's family (:func:`~neurolrp.lrp.default_composite`):
+    waveform networks (EEGNet) get ``"epsilon-energy-pattern"``, band-power
+    networks (ShallowNet, SturmDNN) ``"epsilon-pattern-box"``. The name is
+    recorded in the relevance's ``attrs["composite"]``.
+    """
+    return _lrp_composite(default_composite(module))
 
 
 def _target_text(target):
@@ -936,7 +947,8 @@ class LRP(Method):
     Parameters
     ----------
     composite : str | Composite | None
-        The rules per layer (None: the default composite).
+        The rules per layer (None: chosen for the network by
+        :func:`~neurolrp.lrp.default_composite`).
     ignore_bias : bool | None
         Leave biases out of the redistribution (None: False).
     """

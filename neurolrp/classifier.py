@@ -55,7 +55,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         (waveforms: event-related and slow potentials) is trained, else
         ShallowNet (band power: motor imagery). One network is trained, so
         it costs about one training. ``model_`` and ``model_selection_`` say
-        what was chosen and why; the README ("Choosing the network") shows
+        what was chosen and why; docs/models.md ("Choosing the network") shows
         the measurements behind this design.
     sfreq : float | None
         Sampling rate in Hz of array input; taken from ``info`` for
@@ -498,7 +498,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         rhythms average out in its windows. Its pooled out-of-fold
         predictions over an inner stratified split are tested against
         always guessing the most frequent class. Measured on the ERP and
-        motor-imagery simulators and S001 (README): p < 1e-6 on every ERP
+        motor-imagery simulators and S001 (docs/models.md): p < 1e-6 on every ERP
         fold, p > 0.5 on every motor-imagery fold.
         """
         from scipy.stats import binomtest

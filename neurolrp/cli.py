@@ -322,7 +322,7 @@ def cmd_run(args):
 
 
 def _add_common(p, models):
-    from .lrp.composites import COMPOSITES, DEFAULT_COMPOSITE
+    from .lrp.composites import COMPOSITES
     from .classifier import MODEL_CHOICES
 
     p.add_argument("--out", default="neurolrp-output", metavar="DIR",
@@ -336,9 +336,10 @@ def _add_common(p, models):
     p.add_argument("--explain", default="best", choices=["best", *MODEL_CHOICES],
                    metavar="MODEL", help="which network to explain: 'best' (the highest "
                    "cross-validated accuracy; default) or one of --models")
-    p.add_argument("--composite", default=DEFAULT_COMPOSITE, choices=sorted(COMPOSITES),
+    p.add_argument("--composite", default=None, choices=sorted(COMPOSITES),
                    metavar="NAME", help=f"LRP composite ({', '.join(sorted(COMPOSITES))}; "
-                   "default: %(default)s)")
+                   "default: chosen per network, epsilon-energy-pattern for eegnet (waveform), "
+                   "epsilon-pattern-box for shallow and sturm (band power))")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--overwrite", action="store_true",

@@ -22,7 +22,7 @@ from .datasets import epochs_to_arrays
 
 BASELINE = "csp+lda"  # the default baseline of cross_validate
 
-
+#: Baseline name -> function returning an unfitted scikit-learn pipeline.
 BASELINES = {"csp+lda": make_csp_lda, "slda": make_slda}
 
 

@@ -19,8 +19,9 @@ from ._trials import pick_eeg
 from ._utils import logger, verbose
 from .attribution import explain_out_of_fold
 from .decoding import BASELINE, best_network, chance_test, cross_validate
-from .lrp.composites import DEFAULT_COMPOSITE, get_composite
+from .lrp.composites import WAVEFORM_COMPOSITE, default_composite, get_composite
 from .relevance import channel_positions, class_average, save_relevance
+from .viz import plot_erp_relevance
 from .viz import (plot_channel_time, plot_class_gallery, plot_group_channel_time,
                   plot_group_topomaps, plot_misclassified, plot_perturbation, plot_topomap,
                   plot_trial, plot_trial_consistency)
@@ -124,7 +125,10 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
         Which of ``models`` to explain: ``"best"`` (default) takes the one
         with the highest cross-validated accuracy (ties: the first listed).
     composite : str | Composite | None
-        LRP composite; default :data:`neurolrp.lrp.DEFAULT_COMPOSITE`.
+        LRP composite. ``None`` (default): chosen per network by
+        :func:`neurolrp.lrp.default_composite` (``"epsilon-energy-pattern"``
+        for EEGNet, ``"epsilon-pattern-box"`` for ShallowNet and SturmDNN);
+        the summary's ``composite`` says which was used.
     n_splits, seed : int
         Cross-validation folds and seed.
     title : str | None
@@ -189,7 +193,8 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
     if explain_model != "best" and explain_model not in models:
         raise ValueError(f"explain_model must be 'best' or one of models {list(models)}, got "
                          f"{explain_model!r}.")
-    comp = get_composite(composite if composite is not None else DEFAULT_COMPOSITE)
+    # None: each fold's network gets its own default (neurolrp.lrp.default_composite)
+    comp = None if composite is None else get_composite(composite)
     n_splits = check_int(n_splits, "n_splits", low=2)
     check_int(seed, "seed", low=0)
     max_trials = check_int(max_trials, "max_trials", low=0)
@@ -226,9 +231,11 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
                           "the best cross-validated network")
         row = chance.set_index("model").loc[explain_model]
         logger.info(f"Explaining all {len(epochs)} trials out of fold ({explain_model}, "
-                    f"{how_chosen}; composite {comp.name})")
+                    f"{how_chosen}; composite "
+                    f"{comp.name if comp is not None else 'chosen per network'})")
         with stage("explaining"):
             rel = explain_out_of_fold(result, epochs, explain_model, composite=comp)
+            used = _composite_used(rel)
             rel.attrs.update({
                 "cv_accuracy": float(row.accuracy), "chance_level": float(row.chance),
                 "binomial_p": float(row.p_value), "within_chance": int(bool(row.within_chance)),
@@ -247,7 +254,7 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
         rel_path = out_dir / "relevance.nc"
 
         report = mne.Report(title=title, verbose=False)
-        summary = _summary(epochs, result, rel, explain_model, comp, 0.0, None, chance,
+        summary = _summary(epochs, result, rel, explain_model, used, 0.0, None, chance,
                            how_chosen)
         quality_table = None
         with serial_blas():  # small matrices from here on (see serial_blas)
@@ -258,6 +265,7 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
                                     section="Summary")
                 _add_data(report, epochs)
                 _add_accuracy(report, result, chance, explain_model, n_splits)
+                _add_erp(report, epochs, rel, result, explain_model)
                 _add_class_maps(report, rel)
                 _add_statistics(report, rel, seed)
                 _add_errors(report, rel, other, proba, max_trials)
@@ -266,10 +274,10 @@ def subject_report(epochs, out_dir, *, models=("shallow",), explain_model="best"
                 with stage("slider"):
                     _add_slider(report, rel, other, proba, max_trials)
             if quality:
-                quality_table = _add_quality(report, result, epochs, explain_model, comp, rel,
+                quality_table = _add_quality(report, result, epochs, explain_model, rel,
                                              seed, quality_steps)
         elapsed = time.perf_counter() - t_start
-        summary = _summary(epochs, result, rel, explain_model, comp, elapsed, quality_table,
+        summary = _summary(epochs, result, rel, explain_model, used, elapsed, quality_table,
                            chance, how_chosen)
         if quality:
             summary["quality_steps"] = quality_steps
@@ -315,6 +323,36 @@ def conservation_sentence(accounted, raw=None):
                  "the score, because the network's biases (bias terms, folded batch norms) "
                  "take their own share of it, which LRP leaves with them.")
     return text
+
+
+def _composite_used(rel):
+    """The composite that made ``rel``, in words: its name, or one per fold where they differ.
+
+    Parameters
+    ----------
+    rel : xarray.DataArray
+        LRP relevance (from :func:`~neurolrp.explain` or
+        :func:`~neurolrp.attribution.explain_out_of_fold`, whose
+        ``attrs["composite"]`` is a JSON list when the folds differ, e.g.
+        ``model="auto"`` chose EEGNet in some folds and ShallowNet in others).
+
+    Returns
+    -------
+    name : str
+        ``"epsilon-energy-pattern"``, or e.g. ``"epsilon-energy-pattern
+        (folds 1, 2, 4), epsilon-pattern-box (folds 3, 5)"``.
+    """
+    name = str(rel.attrs.get("composite", ""))
+    try:
+        per_fold = json.loads(name)
+    except ValueError:
+        return name
+    if not isinstance(per_fold, list):
+        return name
+    folds = {}
+    for k, n in enumerate(per_fold, 1):
+        folds.setdefault(str(n), []).append(str(k))
+    return ", ".join(f"{n} (folds {', '.join(f)})" for n, f in folds.items())
 
 
 def _proba_of_prediction(result, model, rel):
@@ -444,6 +482,30 @@ def _add_accuracy(report, result, chance, model, n_splits):
                caption=f"Rows: the true class; columns: the class {model} gave, out of fold. "
                        "The off-diagonal cells are the misclassified trials examined below.",
                section="Accuracy")
+
+
+def _add_erp(report, epochs, rel, result, model):
+    """Class-average waveforms beside relevance over time, for a network that reads them.
+
+    Only where a fold's network is a waveform network (EEGNet): a band-power
+    network's evidence is the power of an oscillation, whose phase differs
+    from trial to trial, so its class-average waveforms are flat and say
+    nothing about what it used.
+    """
+    if not any(default_composite(e) == WAVEFORM_COMPOSITE for e in result.estimators[model]):
+        return
+    fig = plot_erp_relevance(epochs, rel)
+    add_figure(report, fig, "Class-average waveforms and relevance over time",
+               section="Relevance over time",
+               caption="Top: the class averages of the EEG (ERPs, mean ± standard error over "
+                       "all trials of each class) at the channels where the network found "
+                       "most relevance, and the global field power of the class difference "
+                       "(right; shaded: what sampling noise alone reaches). Bottom, on the "
+                       "same time axis: the mean relevance of each class's correctly "
+                       "classified trials, explained for their class, at those channels and "
+                       "summed over all channels. A network that reads the waveform gathers "
+                       "its evidence where the classes' waveforms part; relevance far from "
+                       "that points at something else (drifts, blinks).")
 
 
 def _add_class_maps(report, rel):
@@ -634,7 +696,7 @@ def _add_data(report, epochs):
     report.add_html(html_table(rows, ["", ""]), "Data and preprocessing", section="Data")
 
 
-def _add_quality(report, result, epochs, model, comp, rel, seed, n_steps):
+def _add_quality(report, result, epochs, model, rel, seed, n_steps):
     from .evaluation import perturbation
 
     # the LRP of every trial is the report's own (the predicted class, out of fold);
@@ -671,7 +733,7 @@ def _add_quality(report, result, epochs, model, comp, rel, seed, n_steps):
     return aopc
 
 
-def _summary(epochs, result, rel, model, comp, elapsed, quality_table, chance, how_chosen):
+def _summary(epochs, result, rel, model, used, elapsed, quality_table, chance, how_chosen):
     summ = result.summary()
     ct = chance.set_index("model")
     out = {
@@ -685,7 +747,7 @@ def _summary(epochs, result, rel, model, comp, elapsed, quality_table, chance, h
         "chance_level": round(float(ct.chance.max()), 4),
         "explained_model": model, "explained_model_choice": how_chosen,
         "explained_model_within_chance": bool(ct.loc[model, "within_chance"]),
-        "composite": comp.name,
+        "composite": used,
         "n_misclassified": int((~rel.correct.values).sum()),
         "conservation_error": rel.attrs["conservation_error"],
         "conservation_error_accounted": rel.attrs["conservation_error_accounted"],

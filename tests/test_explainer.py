@@ -107,7 +107,7 @@ def test_composite_is_resolved_once(clf, epochs, monkeypatch):
     real = attribution.get_composite
     monkeypatch.setattr(attribution, "get_composite", lambda c: calls.append(c) or real(c))
     explain(clf, epochs[:3], verbose=False)
-    assert calls == [neurolrp.lrp.DEFAULT_COMPOSITE]
+    assert calls == [neurolrp.lrp.WAVEFORM_COMPOSITE]  # EEGNet: its default, chosen once
     calls.clear()
     explainer = Explainer(clf, composite="epsilon")
     explainer(epochs[:3])

@@ -60,7 +60,9 @@ def test_tags_say_three_d_input():
 
 
 def test_check_estimator_passes_the_checks_that_apply():
-    est = Flat2D("sturm", sfreq=10.0, max_epochs=60, patience=60, lr=1e-2, validation_size=0.0,
+    # 8 epochs clear check_classifiers_train's 0.83 training accuracy on its blobs (3 do
+    # not: the check can fail); 60 passed the same checks, 5 times slower
+    est = Flat2D("sturm", sfreq=10.0, max_epochs=8, patience=8, lr=1e-2, validation_size=0.0,
                  verbose=False, model_params={"hidden": 16, "dropout": 0.0})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -174,7 +174,7 @@ def test_pure_noise_rarely_gives_a_cluster():
 
     Measured: 1 of 20 seeds (one-sample) and 0 of 20 (two-sample) gave a
     cluster with p < 0.05 (12 trials per group, 64 channels x 21 times, 100
-    permutations). Over 100 seeds with 1000 permutations (README): 4 % and
+    permutations). Over 100 seeds with 1000 permutations (docs/stats.md): 4 % and
     the two-sample rate quoted there. What this catches: a test without the
     correction for the 1344 channel x time points (any point above the
     cluster-forming threshold called significant) fails in 20 of 20 seeds;

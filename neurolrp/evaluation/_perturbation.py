@@ -426,7 +426,9 @@ def perturbation(model, data, relevance=None, *, network=None,
         Methods to compute when ``relevance`` is None: ``"lrp"`` (or
         ``"lrp:<composite>"``) and the other methods of :func:`explain`.
     composite : str | Composite | None
-        Composite for ``"lrp"``.
+        Composite for ``"lrp"``; ``None`` (default): each network's own
+        default (:func:`neurolrp.lrp.default_composite`), as in
+        :func:`~neurolrp.explain`.
     granularities : sequence of str
         ``"patch"`` (one channel x ``patch_seconds``), ``"channel"`` (whole
         channels), ``"time"`` (all channels in a ``patch_seconds`` window).

@@ -365,7 +365,7 @@ def default_composite(model):
       and epsilon in the classifier. On EEGNet and the ERP simulator it
       raises the per-trial ROC-AUC of ``|R|`` against the truth from
       0.61-0.66 to 0.84-0.92 (readiness potential) and from 0.92 to 0.98
-      (P300), without losing on motor imagery (see the README).
+      (P300), without losing on motor imagery (see docs/composite.md).
     - anything else gets :data:`DEFAULT_COMPOSITE`.
 
     Parameters

@@ -27,6 +27,7 @@ convolution up to float round-off, without the convolution's reorder of its
 input.
 """
 
+import inspect
 import threading
 import weakref
 
@@ -51,7 +52,10 @@ class _RuleFunction(torch.autograd.Function):
         if buf is not None and buf.untyped_storage().data_ptr() == \
                 R.untyped_storage().data_ptr():
             buf = None  # a layer applied twice in a row: R is its own buffer, still to be read
-        R_in, absorbed = ctx.rule(ctx.op, x, R, out, out=buf)
+        if buf is None:
+            R_in, absorbed = ctx.rule(ctx.op, x, R, out)
+        else:
+            R_in, absorbed = ctx.rule(ctx.op, x, R, out, out=buf)
         ctx.absorbed.append(absorbed.detach())
         return R_in, None, None, None, None, None
 
@@ -157,9 +161,13 @@ class Hooks:
             self.handles.append(m.register_forward_hook(hook))
 
     def _rule_hook(self, op, rule):
+        # a rule written before rules took out= (a user's Rule subclass that overrides
+        # __call__(op, x, R, z)) still works: it gets no buffer and returns a new tensor
+        takes_out = "out" in inspect.signature(rule.__call__).parameters
+
         def hook(module, inputs, output):
             x = inputs[0]
-            reuse = x.requires_grad and _after_rule(x)
+            reuse = takes_out and x.requires_grad and _after_rule(x)
             return _RuleFunction.apply(x, output, op, rule, self.absorbed, reuse)
         return hook
 

@@ -23,7 +23,7 @@ def _subjects(text):
 def add_parser(sub):
     """Add the ``study`` subcommand to the ``neurolrp`` command line's subparsers."""
     from ..datasets import TASKS
-    from ..lrp.composites import COMPOSITES, DEFAULT_COMPOSITE
+    from ..lrp.composites import COMPOSITES
     from ..classifier import MODEL_CHOICES
 
     p = sub.add_parser(
@@ -49,8 +49,10 @@ def add_parser(sub):
     p.add_argument("--models", nargs="+", default=["shallow"], choices=MODEL_CHOICES,
                    metavar="MODEL", help="networks beside CSP+LDA (auto: chosen per fold by an "
                    "inner cross-validation); the first is explained (default: shallow)")
-    p.add_argument("--composite", default=DEFAULT_COMPOSITE, choices=sorted(COMPOSITES),
-                   metavar="NAME", help="LRP composite (default: %(default)s)")
+    p.add_argument("--composite", default=None, choices=sorted(COMPOSITES),
+                   metavar="NAME", help="LRP composite (default: chosen per network, "
+                   "epsilon-energy-pattern for eegnet, epsilon-pattern-box for shallow and "
+                   "sturm)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--resample", type=float, default=80.0, metavar="HZ",

@@ -325,7 +325,9 @@ def group_report(study, fname=None, *, window=None):
             ["evaluation", f"stratified {cfg['folds']}-fold CV per subject, seed {cfg['seed']}; "
                            "every trial explained by the fold's network that did not train on "
                            "it"],
-            ["explanation", f"LRP, composite {cfg['composite']}, target = predicted class"],
+            ["explanation", "LRP, composite " + (
+                cfg["composite"] or "chosen per network: " + ", ".join(
+                    map(str, dict.fromkeys(table.composite)))) + ", target = predicted class"],
             ["data", f"resampled to {cfg['resample']} Hz; window "
                      f"{cfg['tmin'] if cfg['tmin'] is not None else 'loader default'} to "
                      f"{cfg['tmax'] if cfg['tmax'] is not None else 'loader default'} s"],

@@ -138,7 +138,7 @@ def check_config(models, composite, folds, seed, classifier_params, resample, tm
                  quality):
     """The study's settings, checked, as the dict the store records, and the composite."""
     from ..classifier import MODEL_CHOICES, EEGClassifier
-    from ..lrp.composites import DEFAULT_COMPOSITE, get_composite
+    from ..lrp.composites import get_composite
 
     if isinstance(models, str):
         models = (models,)
@@ -146,7 +146,8 @@ def check_config(models, composite, folds, seed, classifier_params, resample, tm
     unknown = [m for m in models if m not in MODEL_CHOICES]
     if not models or unknown:
         raise ValueError(f"models must name networks from {list(MODEL_CHOICES)}; got {models}.")
-    comp = get_composite(composite if composite is not None else DEFAULT_COMPOSITE)
+    # None: chosen per network (neurolrp.lrp.default_composite), recorded per subject
+    comp = None if composite is None else get_composite(composite)
     for name, val, lo in (("folds", folds, 2), ("seed", seed, 0)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
             raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}.")
@@ -165,7 +166,8 @@ def check_config(models, composite, folds, seed, classifier_params, resample, tm
         raise ValueError(f"resample must be a positive rate in Hz or None, got {resample!r}.")
     if tmin is not None and tmax is not None and not tmin < tmax:
         raise ValueError(f"tmin ({tmin}) must be earlier than tmax ({tmax}).")
-    return {"models": models, "explain_model": models[0], "composite": comp.name,
+    return {"models": models, "explain_model": models[0],
+            "composite": None if comp is None else comp.name,
             "folds": int(folds), "seed": int(seed), "classifier_params": params,
             "resample": None if resample is None else float(resample),
             "tmin": None if tmin is None else float(tmin),

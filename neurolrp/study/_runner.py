@@ -257,7 +257,10 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
     models : sequence of str
         Networks cross-validated beside CSP + LDA; the first is explained.
     composite : str | Composite | None
-        LRP composite; default :data:`neurolrp.lrp.DEFAULT_COMPOSITE`.
+        LRP composite. ``None`` (default): chosen per network by
+        :func:`neurolrp.lrp.default_composite` (``"epsilon-energy-pattern"``
+        for EEGNet, ``"epsilon-pattern-box"`` for ShallowNet and SturmDNN);
+        the study table's ``composite`` column says which each subject got.
     folds, seed : int
         Stratified cross-validation folds and the seed of folds and networks.
     classifier_params : dict | None

@@ -16,6 +16,8 @@ By kind of figure:
 - maps (``_maps``): :func:`plot_topomap`, :func:`plot_channel_time`;
 - single trials (``_trials``): :func:`plot_trial`, :func:`plot_misclassified`,
   :func:`plot_class_gallery`;
+- event-related potentials (``_erp``): :func:`plot_erp_relevance`, class-average
+  waveforms beside the relevance over time;
 - groups and statistics (``_groups``): :func:`plot_group_topomaps`,
   :func:`plot_group_channel_time`, :func:`plot_cluster_test`;
 - :mod:`neurolrp.evaluation`'s results (``_evaluation``):
@@ -28,6 +30,7 @@ The data steps the figures rest on are in :mod:`neurolrp.relevance`
 """
 
 from ._draw import CMAP, MASK_PARAMS, MAX_WIDTH, UNIT
+from ._erp import plot_erp_relevance
 from ._evaluation import plot_compare_classifiers, plot_perturbation, plot_trial_consistency
 from ._groups import plot_cluster_test, plot_group_channel_time, plot_group_topomaps
 from ._maps import plot_channel_time, plot_topomap
@@ -36,4 +39,5 @@ from ._trials import plot_class_gallery, plot_misclassified, plot_trial
 __all__ = ["plot_topomap", "plot_channel_time", "plot_class_gallery", "plot_group_topomaps",
            "plot_group_channel_time", "plot_cluster_test", "plot_trial", "plot_misclassified",
            "plot_trial_consistency", "plot_perturbation", "plot_compare_classifiers",
+           "plot_erp_relevance",
            "CMAP", "MASK_PARAMS", "MAX_WIDTH", "UNIT"]
