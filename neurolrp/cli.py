@@ -124,7 +124,7 @@ def demo_jobs(jobs=None):
 def _demo_task(task, folder, out, args, threads=None):
     """One task of the demo: load, report; ``(summary, its printed text, its stages)``.
 
-    With ``threads`` (a worker process of its own) the process is tuned as the
+    With ``threads`` (run in a dask worker process of its own) the process is tuned as the
     command's, torch and BLAS get ``threads`` threads, and what the task
     prints is returned instead of printed (the parent prints each task's
     text when it is done, so that two tasks do not interleave their lines).
@@ -192,17 +192,17 @@ def cmd_demo(args):
             print(heads[k], flush=True)
             results[k] = _demo_task(task, folder, out, args)
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        # the study runner's way onto a LocalCluster: one worker process per task
+        from dask.distributed import as_completed
 
-        print(f"Running the {len(DEMO_TASKS)} tasks side by side ({n_proc} processes, "
-              f"{threads} thread(s) each; --jobs 1: one after the other); each task's "
-              "output follows when it is done.", flush=True)
-        # spawn, not fork: a forked copy of a process whose thread pools have started
-        # can deadlock in them
-        with ProcessPoolExecutor(n_proc, mp_context=multiprocessing.get_context("spawn")) \
-                as pool:
-            futures = {pool.submit(_demo_task, task, folder, out, args, threads): k
+        from .study._runner import dask_client
+
+        print(f"Running the {len(DEMO_TASKS)} tasks side by side on dask ({n_proc} worker "
+              f"processes, {threads} thread(s) each; --jobs 1: one after the other); each "
+              "task's output follows when it is done.", flush=True)
+        with dask_client(None, n_proc, threads, args.verbose) as (client, _):
+            futures = {client.submit(_demo_task, task, folder, out, args, threads,
+                                     pure=False): k
                        for k, (task, folder) in enumerate(DEMO_TASKS)}
             for fut in as_completed(futures):
                 k = futures[fut]
@@ -372,8 +372,8 @@ def build_parser():
                     "(OUT/hands-feet/, OUT/left-right/) and OUT/index.html linking them.")
     _add_common(demo, "shallow")  # the bundled data are band power: no choice to make
     demo.add_argument("--jobs", type=int, default=None, metavar="N",
-                      help="tasks run at once, each in its own process with its share of the "
-                           "cores (default: one per task, at most one per core; 1: one after "
+                      help="tasks run at once, each in a worker process of a dask LocalCluster "
+                           "with its share of the cores (default: one per task, at most one per core; 1: one after "
                            "the other in this process)")
     demo.set_defaults(func=cmd_demo, out="neurolrp-demo")  # also the default --help shows
     run = sub.add_parser(
