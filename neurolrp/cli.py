@@ -103,7 +103,8 @@ def demo_jobs(jobs=None):
     partner at every operation (on the 2-core development machine with
     other jobs running, a ShallowNet forward pass of 9 trials took 11-15 ms
     of CPU on one thread and 53-127 ms on two). So the tasks run side by
-    side, one process per core, each with its share of the cores.
+    side, each in a worker process of a dask LocalCluster (the study
+    runner's), one per core, each with its share of the cores.
 
     Parameters
     ----------
