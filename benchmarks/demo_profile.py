@@ -1,19 +1,26 @@
-"""Where ``neurolrp demo``'s time goes: wall, user, system time and page faults per stage.
+"""Where ``neurolrp demo``'s time goes: wall, CPU, system time and page faults per stage.
 
 Runs the demo (``neurolrp.cli.main(["demo", ...])``, the exact code path of the
 command) in fresh subprocesses, once per variant, and prints one table with
 the variants side by side. Every stage is timed with ``resource.getrusage``
 (all threads of the process) around the functions the demo calls; time is
-charged to the innermost stage, so the stages add up to the total:
+charged to the innermost stage, so the stages add up to the total. The stages
+are those of the demo's own table (``neurolrp._timing``; printed at the end of
+the demo and kept per task in ``summary.json``), with cross-validation split
+into the networks and CSP:
 
 - imports: Python, torch, MNE, neurolrp (before anything runs)
 - loading: ``load_eegbci`` (read, filter, epoch, resample the bundled subject)
 - training: ``EEGClassifier.fit`` / ``predict`` of every fold
 - CSP: the rest of ``cross_validate`` (CSP + LDA per fold, bookkeeping)
-- explaining: ``explain_out_of_fold`` (LRP of every trial)
-- perturbation: ``evaluation.perturbation`` (including its own explanations)
-- plotting: every figure and its PNG
-- report: the rest (``mne.Report``, HTML, relevance file, summary)
+- explaining: ``explain_out_of_fold`` (LRP of every trial, for every class)
+- statistics: ``stats.one_sample_test`` (cluster permutation tests)
+- perturbation: ``evaluation.perturbation`` (AOPC; its own explanations included
+  unless the report hands them over)
+- figures: every figure of the report but the slider's, and its PNG
+- slider: one image per trial (figure, PNG, the report's image encoding)
+- files: ``relevance.nc``, ``report.html`` (``mne.Report.save``), ``index.html``
+- other: the rest (``mne.Report`` bookkeeping, summaries, tables)
 
 Variants (``--variants``): ``tuned`` (as shipped: the command calls
 ``neurolrp.tune_process()`` at its start; importing neurolrp tunes nothing),
@@ -23,7 +30,8 @@ defaults), ``1thread`` (``OMP_NUM_THREADS=1``). ``--rev REV`` adds the same vari
 the code of a git revision (extracted with ``git archive`` into a temporary
 folder and put first on ``PYTHONPATH``), e.g. ``--rev main`` for before/after.
 Results of all variants are compared (accuracies, out-of-fold probabilities,
-relevance, AOPC): they must agree to float round-off.
+relevance, AOPC) and printed per variant: accuracy per task and model, AOPC of
+the methods.
 
 ``--load`` measures the demo's training (5-fold cross-validation of
 ShallowNet) alone and beside ``--competitors`` CPU-bound processes (default
@@ -33,13 +41,13 @@ within 2x of the idle run's.
 Usage::
 
     python benchmarks/demo_profile.py                      # tuned vs untuned, this code
-    python benchmarks/demo_profile.py --rev main --variants tuned
+    python benchmarks/demo_profile.py --rev main --variants tuned   # before / after
     python benchmarks/demo_profile.py --load --variants    # only the shared-machine check
     python benchmarks/demo_profile.py --load --variants --load-variants tuned spinning
 
 Numbers depend on what else runs on the machine: the script prints the load
-average before and after each run; CPU times and page faults are the robust
-measures, wall time is not.
+average before and after each run; CPU times, their shares and page faults are
+the robust measures, wall time is not.
 """
 
 import argparse
@@ -53,10 +61,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("imports", "loading", "training", "CSP", "explaining", "perturbation", "plotting",
-          "report")
+STAGES = ("imports", "worker start-up", "loading", "cross-validation", "training", "CSP",
+          "explaining", "statistics", "perturbation", "figures", "slider", "files", "other",
+          "main process")
 VARIANTS = {"tuned": {}, "untuned": {"NEUROLRP_MALLOPT": "0"}, "spinning": {"NEUROLRP_THREADS": "0"},
-            "1thread": {"OMP_NUM_THREADS": "1"}}
+            "1thread": {"OMP_NUM_THREADS": "1"},
+            # the tasks one after the other in one process (``--jobs 1``), as before the
+            # demo ran them side by side: the only variant that splits training from CSP
+            # when the tasks run in processes of their own
+            "serial": {"NEUROLRP_DEMO_ARGS": "--jobs 1"}}
 
 
 # ----------------------------------------------------------------- in the worker
@@ -109,48 +122,94 @@ def _worker_demo(out_dir):
     # imports: from process start (rusage counts the interpreter's start-up too)
     clock.last = {"wall": t_import, "user": 0.0, "sys": 0.0, "faults": 0}
     clock._charge()
-    clock.stack = ["report"]  # whatever is not wrapped below is the report's
+    clock.stack = ["other"]  # whatever is not wrapped below
 
-    ds, rp, ev, dec = neurolrp.datasets, neurolrp.report, neurolrp.evaluation, neurolrp.decoding
-    ds.load_eegbci = clock.wrap("loading", ds.load_eegbci)
-    for name in ("fit", "predict", "predict_proba"):
-        setattr(EEGClassifier, name, clock.wrap("training", getattr(EEGClassifier, name)))
-    rp.cross_validate = clock.wrap("CSP", rp.cross_validate)
-    captured = {}
+    import mne
+    import neurolrp.stats
 
-    def keep(key, func):
-        def inner(*a, **k):
-            captured[key] = func(*a, **k)
-            return captured[key]
-        return inner
-
-    rp.cross_validate = keep("cv", rp.cross_validate)
-    rp.explain_out_of_fold = clock.wrap("explaining", keep("rel", rp.explain_out_of_fold))
-    ev.perturbation = clock.wrap("perturbation", keep("pert", ev.perturbation))
-    for mod, name in ((rp, "plot_topomap"), (rp, "plot_channel_time"), (rp, "plot_class_gallery"),
-                      (rp, "_accuracy_figure"), (rp, "_confusion_figure"), (rp, "add_figure"),
-                      (rp, "plot_perturbation")):
-        setattr(mod, name, clock.wrap("plotting", getattr(mod, name)))
+    ds, rp, ev, st = neurolrp.datasets, neurolrp.report, neurolrp.evaluation, neurolrp.stats
+    wrapped = [(ds, "load_eegbci", "loading"), (rp, "cross_validate", "CSP"),
+               (rp, "explain_out_of_fold", "explaining"), (st, "one_sample_test", "statistics"),
+               (ev, "perturbation", "perturbation"), (rp, "_add_slider", "slider"),
+               (rp, "save_relevance", "files"), (mne.Report, "save", "files"),
+               (neurolrp.cli, "write_index", "files")]
+    wrapped += [(EEGClassifier, name, "training") for name in ("fit", "predict", "predict_proba")]
+    wrapped += [(rp, name, "figures") for name in (
+        "plot_topomap", "plot_channel_time", "plot_class_gallery", "plot_misclassified",
+        "plot_group_topomaps", "plot_group_channel_time", "plot_trial_consistency",
+        "plot_perturbation", "_accuracy_figure", "_confusion_figure", "add_figure")]
+    for owner, name, stage in wrapped:
+        if not hasattr(owner, name):  # an older revision
+            continue
+        setattr(owner, name, clock.wrap(stage, getattr(owner, name)))
 
     import contextlib
     import io
 
+    demo_clocks = []
+    try:
+        from neurolrp._timing import StageClock
+    except ImportError:  # a revision before the demo timed its stages
+        StageClock = None
+    else:
+        table = StageClock.table
+
+        def keep_table(self):
+            demo_clocks.append({k: dict(v) for k, v in self.stages.items()})
+            return table(self)
+        StageClock.table = keep_table
+
+    extra = os.environ.get("NEUROLRP_DEMO_ARGS", "").split()
     with contextlib.redirect_stdout(io.StringIO()) as text:
-        rc = neurolrp.cli.main(["demo", "--out", str(Path(out_dir) / "demo"), "--quiet"])
+        rc = neurolrp.cli.main(["demo", "--out", str(Path(out_dir) / "demo")] + extra)
     clock._charge()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_peak = children.ru_maxrss / 1024
+    children = {"user": children.ru_utime, "sys": children.ru_stime,
+                "faults": children.ru_minflt}
+    stages = clock.totals
+    if children["user"] > 1.0 and demo_clocks:
+        # the tasks ran in worker processes: their own clocks, added up by the demo, and
+        # what the workers spent outside them (starting: Python, torch, MNE, neurolrp)
+        stages = {"imports": clock.totals["imports"]}
+        stages.update(demo_clocks[-1])
+        inside = {k: sum(v[k] for v in demo_clocks[-1].values()) for k in children}
+        stages["worker start-up"] = {"wall": 0.0, **{k: max(0.0, children[k] - inside[k])
+                                                     for k in children}}
+        main_rest = {k: sum(v[k] for n, v in clock.totals.items() if n != "imports")
+                     for k in ("wall", "user", "sys", "faults")}
+        stages["main process"] = dict(main_rest, wall=0.0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import numpy as np
 
-    cv, rel, pert = captured["cv"], captured["rel"], captured["pert"]
-    preds = cv.predictions.sort_values(["model", "trial"])
-    proba = preds[[c for c in preds.columns if c.startswith("proba_")]].to_numpy(float)
-    aopc = pert.aopc.sort_values(["method", "granularity", "order"])
-    np.savez(Path(out_dir) / "results.npz", relevance=rel.values, proba=proba,
-             accuracy=cv.scores.sort_values(["model", "fold"]).accuracy.to_numpy(float),
-             aopc=aopc.aopc.to_numpy(float), score=rel.score.values)
+    # results from the files the demo wrote (the tasks may have run in other processes)
+    import xarray as xr
+
+    summaries, rels = {}, []
+    for f in sorted(Path(out_dir).glob("demo/*/summary.json")):
+        summaries[f.parent.name] = json.loads(f.read_text())
+        with xr.open_dataarray(f.parent / "relevance.nc") as r:
+            rels.append(r.load())
+    accuracy = [[v["mean"] for _, v in sorted(s["accuracy"].items())] for s in summaries.values()]
+    aopc = [[v for _, g in sorted(s.get("aopc_most_relevant_first", {}).items())
+             for _, v in sorted(g.items())] for s in summaries.values()]
+    np.savez(Path(out_dir) / "results.npz",
+             relevance=np.concatenate([r.values.ravel() for r in rels]),
+             accuracy=np.concatenate(accuracy), aopc=np.concatenate(aopc),
+             score=np.concatenate([r.score.values for r in rels]))
+    tables = [{"task": task, "method": m, "granularity": g, "order": "morf", "aopc": v}
+              for task, s in summaries.items()
+              for m, gs in s.get("aopc_most_relevant_first", {}).items() for g, v in gs.items()]
     (Path(out_dir) / "stages.json").write_text(json.dumps(
-        {"rc": rc, "stages": clock.totals, "peak_mib": peak, "stdout": text.getvalue(),
-         "threads": __import__("torch").get_num_threads()}))
+        {"rc": rc, "stages": stages, "peak_mib": peak, "stdout": text.getvalue(),
+         "wall": sum(v["wall"] for v in clock.totals.values()), "children": children,
+         "threads": (f"{'x'.join(map(str, neurolrp.cli.demo_jobs(int(extra[1]) if extra else None)))}"
+                     if hasattr(neurolrp.cli, "demo_jobs") else
+                     f"1x{__import__('torch').get_num_threads()}"),
+         "children_peak_mib": children_peak,
+         "accuracy": {task: {m: v["mean"] for m, v in s["accuracy"].items()}
+                      for task, s in summaries.items()},
+         "aopc": tables}))
 
 
 def _worker_train(out_dir):
@@ -206,48 +265,71 @@ def _extract(rev, dest):
 
 def _table(runs):
     names = list(runs)
-    width = max(28, *(len(n) + 2 for n in names))
-    head = f"{'stage':13s}" + "".join(f"{n:>{width}s}" for n in names)
-    print("\nwall s / user s / system s / minor page faults (thousands), per stage")
+    width = max(34, *(len(n) + 2 for n in names))
+    head = f"{'stage':16s}" + "".join(f"{n:>{width}s}" for n in names)
+    print("\nper stage: wall s / CPU s (user + system) [share of CPU] / system s / minor page "
+          "faults\n(tasks run side by side: wall is the time each process spent in the stage, "
+          "added up; the run's own wall time is the last row)")
     print(head)
     print("-" * len(head))
-    fmt = "{wall:.1f} / {user:.1f} / {sys:.1f} / {faults:.0f}k"
+    keys = ("wall", "user", "sys", "faults")
 
-    def cell(d):
-        d = dict(d, faults=d["faults"] / 1e3)
-        return fmt.format(**d)
+    def total(st):
+        return {k: sum(s[k] for s in st.values()) for k in keys}
 
-    for stage in STAGES + ("total",):
-        row = f"{stage:13s}"
+    present = [st for st in STAGES if any(st in runs[n]["stages"] for n in names)]
+    present += sorted({st for n in names for st in runs[n]["stages"]} - set(present))
+    for stage in present + ["total"]:
+        row = f"{stage:16s}"
         for n in names:
             st = runs[n]["stages"]
-            if stage == "total":
-                d = {k: sum(s[k] for s in st.values()) for k in ("wall", "user", "sys", "faults")}
-            else:
-                d = st.get(stage, {"wall": 0, "user": 0, "sys": 0, "faults": 0})
-            row += f"{cell(d):>{width}s}"
+            tot = total(st)
+            d = tot if stage == "total" else st.get(stage, dict.fromkeys(keys, 0.0))
+            cpu = d["user"] + d["sys"]
+            share = 100 * cpu / max(tot["user"] + tot["sys"], 1e-9)
+            cell = (f"{d['wall']:.1f} / {cpu:.1f} [{share:.0f}%] / {d['sys']:.1f} / "
+                    f"{d['faults'] / 1e3:.0f}k")
+            row += f"{cell:>{width}s}"
         print(row)
+    print(f"{'wall of the run':16s}" + "".join(
+        f"{runs[n].get('wall', total(runs[n]['stages'])['wall']):>{width}.1f}" for n in names))
     print("-" * len(head))
-    for label, fn in (
-            ("sys / CPU", lambda st: sum(s["sys"] for s in st.values()) /
-             max(1e-9, sum(s["sys"] + s["user"] for s in st.values()))),
-            ("peak RSS MiB", None), ("torch threads", None), ("load avg", None)):
-        row = f"{label:13s}"
-        for n in names:
-            r = runs[n]
-            if label == "sys / CPU":
-                val = f"{100 * fn(r['stages']):.1f} %"
-            elif label == "peak RSS MiB":
-                val = f"{r['peak_mib']:.0f}"
-            elif label == "torch threads":
-                val = str(r["threads"])
-            else:
-                val = f"{r['load'][0]:.1f} -> {r['load'][1]:.1f}"
-            row += f"{val:>{width}s}"
-        print(row)
+
+    def sys_share(r):
+        tot = total(r["stages"])
+        return f"{100 * tot['sys'] / max(tot['user'] + tot['sys'], 1e-9):.1f} %"
+
+    rows = [("sys / CPU", sys_share),
+            ("peak RSS MiB", lambda r: f"{r['peak_mib']:.0f}" + (
+                f" (workers {r['children_peak_mib']:.0f})" if r.get("children", {}).get(
+                    "user", 0) > 1 else "")),
+            ("procs x threads", lambda r: str(r["threads"])),
+            ("load avg", lambda r: f"{r['load'][0]:.1f} -> {r['load'][1]:.1f}")]
+    for label, fn in rows:
+        print(f"{label:16s}" + "".join(f"{fn(runs[n]):>{width}s}" for n in names))
+    # accuracy per task and model, AOPC (MoRF) per task, method and granularity
+    acc = [(t, m) for t, d in next(iter(runs.values())).get("accuracy", {}).items() for m in d]
+    if acc:
+        print("\nmean accuracy over folds, per task and model")
+    for t, m in acc:
+        vals = [runs[n].get("accuracy", {}).get(t, {}).get(m, float("nan")) for n in names]
+        print(f"{t + ' ' + m:24s}" + "".join(f"{v:>{width - 8}.3f}" for v in vals))
+    aopc = {}
+    for n in names:
+        for r in runs[n].get("aopc", []):
+            if r["order"] == "morf":
+                aopc.setdefault((r["task"], r["method"]), {}).setdefault(n, {})[
+                    r["granularity"]] = r["aopc"]
+    if aopc:
+        print("\nAOPC, most relevant first (patch / channel / time), per task and method")
+    for (t, m), per in sorted(aopc.items()):
+        cells = [" / ".join(f"{per[n].get(g, float('nan')):.2f}" for g in
+                            ("patch", "channel", "time")) if n in per else "-" for n in names]
+        print(f"{'task ' + str(t) + ' ' + m:24s}" + "".join(f"{c:>{width - 8}s}" for c in cells))
 
 
-def _compare(results):
+def _compare(results, sources):
+    """Largest differences against the first run; runs of one source must agree."""
     import numpy as np
 
     names = list(results)
@@ -255,12 +337,19 @@ def _compare(results):
     print(f"\nResults against {names[0]} (largest absolute difference):")
     ok = True
     for n in names[1:]:
-        diffs = {k: float(np.max(np.abs(results[n][k] - ref[k]))) for k in ref.files}
+        diffs = {}
+        for k in ref.files:
+            a, b = ref[k], results[n][k]
+            diffs[k] = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("nan")
         scale = float(np.max(np.abs(ref["relevance"])))
-        rel_ok = diffs["relevance"] <= 1e-3 * scale and diffs["accuracy"] == 0
-        ok &= rel_ok
+        same = diffs["relevance"] <= 1e-3 * scale and diffs["accuracy"] == 0
+        if sources[n] == sources[names[0]]:  # the same code: only the environment differs
+            ok &= same
+            verdict = "same" if same else "DIFFERENT"
+        else:
+            verdict = "same" if same else "differs (another revision)"
         print(f"  {n}: " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()) +
-              f" (relevance scale {scale:.2e}) -> {'same' if rel_ok else 'DIFFERENT'}")
+              f" (relevance scale {scale:.2e}; nan: other shapes) -> {verdict}")
     return ok
 
 
@@ -305,7 +394,7 @@ def main():
             src = tmp / f"src-{rev.replace('/', '_')}"
             src.mkdir()
             sources.append((f"{_extract(rev, src)}:", src))
-        runs, results = {}, {}
+        runs, results, source_of = {}, {}, {}
         for prefix, src in sources:
             for v in args.variants:
                 name = f"{prefix}{v}"
@@ -315,13 +404,14 @@ def main():
                 runs[name] = json.loads((out / "stages.json").read_text())
                 runs[name]["load"] = (l0, l1)
                 results[name] = np.load(out / "results.npz")
+                source_of[name] = str(src)
                 print(f"  ran {name}: {wall:.0f} s (load average {l0:.1f} -> {l1:.1f})",
                       flush=True)
         if runs:
             _table(runs)
             print("\nDemo output of", next(iter(runs)) + ":")
             print(next(iter(runs.values()))["stdout"].rstrip())
-        ok = _compare(results) if len(results) > 1 else True
+        ok = _compare(results, source_of) if len(results) > 1 else True
 
         if args.load:
             ok &= _shared_machine(tmp, args.competitors, args.load_variants)

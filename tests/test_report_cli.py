@@ -1,6 +1,8 @@
 """Plots, the HTML report (looked at in headless Chromium), and the command line."""
 
+import io
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import pytest
 
 import neurolrp
 from neurolrp import channels, relevance, viz
+from neurolrp._utils import logger
 from neurolrp.cli import main
 
 matplotlib.use("Agg")
@@ -164,22 +167,54 @@ def test_cli_demo_writes_both_tasks_and_an_index(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setattr(datasets, "load_eegbci", lambda s, t, **kw: t)
 
-    def fake_run(task, args, out=None):
+    asked = []
+
+    def fake_run(task, args, out=None, **kwargs):
+        asked.append(kwargs)
         out.mkdir(parents=True)
         (out / "report.html").write_text("r")
         return _fake_summary(task, 0 if "hands" in task else 18, within="left" in task)
 
     monkeypatch.setattr(cli, "_run_report", fake_run)
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
+    log = io.StringIO()  # the table goes through neurolrp's logger
+    handler = logging.StreamHandler(log)
+    logger.addHandler(handler)
+    try:
+        # --jobs 1: in this process, where the fakes are
+        assert main(["demo", "--out", str(out), "--jobs", "1"]) == 0
+        assert main(["demo", "--out", str(tmp_path / "quiet"), "--quiet", "--jobs", "1"]) == 0
+    finally:
+        logger.removeHandler(handler)
     assert sorted(p.name for p in out.iterdir()) == ["hands-feet", "index.html", "left-right"]
     page = (out / "index.html").read_text()
     assert 'href="hands-feet/report.html"' in page and 'href="left-right/report.html"' in page
     assert page.count("within chance") == 1 and "<td>18</td>" in page
-    assert "Index of both reports" in capsys.readouterr().out
+    # what the demo does more cheaply is asked for and said, on the page and in the output
+    assert asked == [dict(cli.DEMO_REPORT, note=cli.DEMO_NOTE)] * 4  # two demos
+    assert asked[0]["quality_steps"] == 5 and asked[0]["classifier_params"] == {"patience": 10}
+    assert "5 steps" in page
+    text = capsys.readouterr().out
+    assert "Index of both reports" in text and "5 steps" in text
+    # the time per stage, loading included, as a table at the end; not with --quiet
+    table = log.getvalue()
+    assert table.count("Where the time went") == 1
+    assert "loading" in table and "total" in table and "CPU s" in table
     # a second run refuses without --overwrite, before any work
     assert main(["demo", "--out", str(out)]) == 1
     assert "not empty" in capsys.readouterr().err
     (out / "notes.txt").write_text("mine")
     assert main(["demo", "--out", str(out), "--overwrite"]) == 1
     assert "notes.txt" in capsys.readouterr().err
+
+
+def test_demo_jobs_share_the_cores(monkeypatch):
+    import neurolrp._threads as threads
+    from neurolrp.cli import DEMO_TASKS, demo_jobs
+
+    assert len(DEMO_TASKS) == 2
+    for cores, jobs, expected in ((1, None, (1, 1)), (2, None, (2, 1)), (16, None, (2, 8)),
+                                  (2, 1, (1, 2)), (8, 5, (2, 4))):
+        monkeypatch.setattr(threads, "available_cores", lambda: cores)
+        assert demo_jobs(jobs) == expected
+    assert main(["demo", "--jobs", "0", "--out", "x"]) == 1

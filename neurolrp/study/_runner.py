@@ -181,8 +181,12 @@ def _spawn_advice():
 
 
 @contextlib.contextmanager
-def _client(scheduler, n_workers, threads_per_worker, verbose):
-    """A dask client: on a LocalCluster we start (and stop), or on the cluster given."""
+def dask_client(scheduler, n_workers, threads_per_worker, verbose):
+    """A dask client: on a LocalCluster we start (and stop), or on the cluster given.
+
+    Yields ``(client, a phrase saying where the tasks run)``; the study runner's and
+    the demo's (:func:`neurolrp.cli.cmd_demo`) one way onto dask.
+    """
     from dask.distributed import Client
 
     if scheduler is not None and not isinstance(scheduler, str):
@@ -381,7 +385,7 @@ def run_study(subjects, *, dataset="eegbci", task="imagery/hands-feet", out="neu
     failed = {}
     t0 = time.perf_counter()
     if todo or transfer:
-        with _client(scheduler, n_workers, threads_per_worker, verbose) as (client, where):
+        with dask_client(scheduler, n_workers, threads_per_worker, verbose) as (client, where):
             if todo:
                 logger.info(f"Running {len(todo)} subject(s) of {source.label} on {where}")
                 failed.update(_run_subjects(client, paths, source, todo, config,

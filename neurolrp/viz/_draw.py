@@ -7,6 +7,7 @@ a figure of its own.
 import numpy as np
 import xarray as xr
 
+from .._timing import serial_blas
 from ..channels import LANDMARKS
 from ..stats import select_group
 
@@ -45,9 +46,10 @@ def draw_topomap(ax, values, info, vmax, names=None, mask=None):
     """One scalp map of ``values`` on ``ax``, symmetric around zero; returns the image."""
     import mne
 
-    im, _ = mne.viz.plot_topomap(values, info, axes=ax, cmap=CMAP, vlim=(-vmax, vmax),
-                                 sensors=True, contours=0, show=False, names=names,
-                                 mask=mask, mask_params=MASK_PARAMS)
+    with serial_blas():  # the interpolation's many tiny LAPACK calls
+        im, _ = mne.viz.plot_topomap(values, info, axes=ax, cmap=CMAP, vlim=(-vmax, vmax),
+                                     sensors=True, contours=0, show=False, names=names,
+                                     mask=mask, mask_params=MASK_PARAMS)
     return im
 
 
