@@ -355,12 +355,15 @@ def cli_study(tmp_path_factory, cluster):
     assert proc.returncode == 137, f"not killed where planned:\n{proc.stderr[-3000:]}"
     subjects = out / STORE / "subjects"
     killed = {"workers": [int(p) for p in pid_file.read_text().split()],
-              "study": load_study(out), "partial": sorted((out / ".partial").iterdir()),
+              "study": load_study(out),
+              # what sat aside when it was killed (resuming clears it): name -> entries
+              "partial": {p.name: sorted(c.name for c in p.iterdir())
+                          for p in (out / ".partial").iterdir()},
               "on_disk": sorted(p.name for p in subjects.iterdir() if p.is_dir()),
               "hashes": {p.name: _hashes(p) for p in subjects.iterdir() if p.is_dir()}}
     resumed = _cli(*args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    resumed_hashes = {p.name: _hashes(p) for p in subjects.iterdir()}
+    resumed_hashes = {p.name: _hashes(p) for p in subjects.iterdir() if p.is_dir()}
     extended = _cli("study", "--dataset", "eegbci", "--task", "imagery/left-right",
                     "--subjects", "1", "--scheduler", cluster.scheduler.address,
                     "--out", str(out), *[a for a in TINY if a not in ("--trials", "30")])
@@ -386,10 +389,11 @@ def test_killed_study_leaves_only_complete_subjects(cli_study):
     assert len(study.subjects) == 1 and study.incomplete == [], study.subjects
     assert killed["on_disk"] == study.subjects  # nothing half-written among the subjects
     # the second subject was written aside, in full, and never renamed in
-    [half] = killed["partial"]  # .partial/subjects-<key>-<8 hex>
-    key = half.name[len("subjects-"):-len("-0123abcd")]
+    [(half, entries)] = killed["partial"].items()  # .partial/subjects-<key>-<8 hex>
+    assert half.startswith("subjects-"), half
+    key = half[len("subjects-"):-len("-0123abcd")]
     assert key.startswith("simulated-00") and key not in study.subjects
-    assert (half / "relevance").is_dir()
+    assert {"relevance", "zarr.json"} <= set(entries)
 
 
 @pytest.mark.slow

@@ -26,9 +26,11 @@ EXECUTED = ROOT / "docs" / "_build" / "tutorials"  # read by docs/conf.py
 SMALL = {
     "01_quickstart": {"n_splits": 3, "max_epochs": 40},
     "02_lrp_for_eeg": {"max_epochs": 40},
-    "03_is_the_explanation_any_good": {"n_trials": 120, "max_epochs": 30, "n_repeats": 1},
-    "04_your_own_study": {"n_splits": 2, "max_epochs": 20, "max_trials": 10},
-    "05_a_whole_study": {"subjects": [3, 5, 8], "n_trials": 30, "folds": 2, "max_epochs": 20},
+    "03_is_the_explanation_any_good": {"n_trials": 120, "max_epochs": 30, "n_repeats": 1,
+                                       "n_steps": 4},
+    "04_your_own_study": {"n_splits": 2, "max_epochs": 20, "max_trials": 4, "quality_steps": 3},
+    "05_a_whole_study": {"subjects": [3, 5, 8], "n_trials": 30, "folds": 2, "max_epochs": 20,
+                         "slider_trials": 2},
 }
 
 INJECTED_NOTE = ("# Injected by the tests: the documentation was run at these reduced sizes;\n"
