@@ -208,6 +208,61 @@ def test_cli_demo_writes_both_tasks_and_an_index(monkeypatch, tmp_path, capsys):
     assert "notes.txt" in capsys.readouterr().err
 
 
+def test_cli_demo_side_by_side_goes_through_dask(monkeypatch, tmp_path, capsys):
+    """The parallel path: each task submitted to the dask client, its output printed whole."""
+    import contextlib
+
+    import torch
+    from dask.distributed import Client
+
+    import neurolrp._threads as threads
+    import neurolrp.cli as cli
+    import neurolrp.datasets as datasets
+    import neurolrp.study._runner as runner
+
+    monkeypatch.setattr(datasets, "load_eegbci", lambda s, t, **kw: t)
+
+    def fake_run(task, args, out=None, **kwargs):
+        print(f"report of {task}")
+        out.mkdir(parents=True)
+        (out / "report.html").write_text("r")
+        return _fake_summary(task, 0 if "hands" in task else 18, within="left" in task)
+
+    monkeypatch.setattr(cli, "_run_report", fake_run)
+    monkeypatch.setattr(threads, "tune_process", lambda: {})  # the test process stays as is
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    submitted = []
+
+    @contextlib.contextmanager
+    def threads_client(scheduler, n_workers, threads_per_worker, verbose):
+        # in-process worker (one thread): the fakes above are what it runs
+        assert scheduler is None and (n_workers, threads_per_worker) == (2, 1)
+        with Client(processes=False, n_workers=1, threads_per_worker=1,
+                    dashboard_address=None) as client:
+            real_submit = client.submit
+
+            def submit(fn, *args, **kwargs):
+                submitted.append(fn.__name__)
+                return real_submit(fn, *args, **kwargs)
+
+            client.submit = submit
+            yield client, "threads"
+
+    monkeypatch.setattr(runner, "dask_client", threads_client)
+    n_threads = torch.get_num_threads()
+    try:
+        assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    finally:
+        torch.set_num_threads(n_threads)
+    assert submitted == ["_demo_task", "_demo_task"]
+    out = capsys.readouterr().out
+    assert "side by side on dask (2 worker processes, 1 thread(s) each" in out
+    # each task's lines printed whole under its own heading (captured in the worker)
+    for k, task in enumerate(("imagery/hands-feet", "imagery/left-right")):
+        assert f"== Task {k + 1} of 2: {task} ==\nreport of {task}\n" in out
+    assert (tmp_path / "demo" / "index.html").exists()
+
+
 def test_demo_jobs_share_the_cores(monkeypatch):
     import neurolrp._threads as threads
     from neurolrp.cli import DEMO_TASKS, demo_jobs
