@@ -376,9 +376,9 @@ def build_parser():
                     "(OUT/hands-feet/, OUT/left-right/) and OUT/index.html linking them.")
     _add_common(demo, "shallow")  # the bundled data are band power: no choice to make
     demo.add_argument("--jobs", type=int, default=None, metavar="N",
-                      help="tasks run at once, each in a worker process of a dask LocalCluster "
-                           "with its share of the cores (default: one per task, at most one per core; 1: one after "
-                           "the other in this process)")
+                      help="tasks run at once, each in a worker process of a dask "
+                           "LocalCluster with its share of the cores (default: one per task, "
+                           "at most one per core; 1: one after the other in this process)")
     demo.set_defaults(func=cmd_demo, out="neurolrp-demo")  # also the default --help shows
     run = sub.add_parser(
         "run", help="the same job for another subject, task or your own epochs",
