@@ -1,5 +1,4 @@
 import hashlib
-from pathlib import Path
 
 import mne
 import numpy as np

@@ -1,6 +1,5 @@
 """The ERP simulator (slow potentials with a ground truth) and the sLDA baseline."""
 
-import mne
 import numpy as np
 import pytest
 from sklearn.base import clone

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import neurolrp
-from neurolrp.lrp import (COMPOSITES, DEFAULT_COMPOSITE, WAVEFORM_COMPOSITE, Composite, Epsilon,
+from neurolrp.lrp import (COMPOSITES, DEFAULT_COMPOSITE, WAVEFORM_COMPOSITE, Composite,
                           Pattern, PatternEnergy, compute_patterns, default_composite,
                           get_composite, prepare_model)
 from neurolrp.lrp.composites import is_pointwise_mixing, is_spatial_filter

@@ -11,7 +11,7 @@ import pytest
 import neurolrp
 from neurolrp.datasets import simulate_motor_imagery
 from neurolrp import evaluation
-from neurolrp.evaluation import (SENSORIMOTOR, compare_classifiers, context_use, localization,
+from neurolrp.evaluation import (compare_classifiers, context_use, localization,
                                  neutrality, perturbation, trial_consistency)
 from neurolrp.viz import plot_compare_classifiers, plot_perturbation
 

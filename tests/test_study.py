@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from neurolrp.datasets import cohort_parameters, simulate_cohort, simulate_motor_imagery
 from neurolrp.study import STORE, load_study, run_study
