@@ -129,7 +129,8 @@ def _demo_task(task, folder, out, args, threads=None):
     """One task of the demo: load, report; ``(summary, its printed text, its stages)``.
 
     With ``threads`` (run in a dask worker process of its own) the process is tuned as the
-    command's, torch and BLAS get ``threads`` threads, and what the task
+    command's, torch gets ``threads`` threads (BLAS got them from the worker's
+    environment, set by the study runner's ``dask_client``), and what the task
     prints is returned instead of printed (the parent prints each task's
     text when it is done, so that two tasks do not interleave their lines).
     """
@@ -150,13 +151,7 @@ def _demo_task(task, folder, out, args, threads=None):
         tune_process()
         import torch
 
-        torch.set_num_threads(threads)
-        try:  # numpy's and scipy's BLAS: this process's share of the cores too
-            from threadpoolctl import threadpool_limits
-
-            threadpool_limits(threads, user_api="blas")
-        except ImportError:
-            pass
+        torch.set_num_threads(threads)  # BLAS: the worker's environment (dask_client)
         buf = io.StringIO()
         handlers = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
         old = [h.setStream(buf) for h in handlers]
