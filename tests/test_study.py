@@ -480,9 +480,11 @@ def cluster():
     import cloudpickle
     from dask.distributed import Client, LocalCluster
 
+    from neurolrp.study._runner import environ_kept
+
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as lc, Client(lc) as client:
+    with environ_kept(), LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as lc, Client(lc) as client:
         yield client
     cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
@@ -517,6 +519,21 @@ def test_failing_subject_does_not_stop_the_others(tmp_path, cluster):
     with pytest.raises(FileExistsError, match="resume=True"):
         run_study([1], dataset=_loader_failing_on_2, out=out, scheduler=cluster,
                   resume=False, **TINY_KW)
+
+
+@pytest.mark.slow
+def test_local_cluster_leaves_the_environment_as_it_was():
+    """dask's nanny writes its workers' settings into our environment: they reach the
+    workers, and are gone from ours once the cluster is (a notebook that ran a study
+    would otherwise start every later process on one thread)."""
+    from neurolrp.study._runner import dask_client
+
+    before = dict(os.environ)
+    with dask_client(None, 1, 1, False) as (client, _):
+        [seen] = client.run(lambda: (os.environ.get("OMP_NUM_THREADS"),
+                                     os.environ.get("MALLOC_ARENA_MAX"))).values()
+    assert seen == ("1", "1")
+    assert dict(os.environ) == before
 
 
 def test_script_from_stdin_is_told_what_to_do(tmp_path):

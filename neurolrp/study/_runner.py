@@ -181,6 +181,25 @@ def _spawn_advice():
 
 
 @contextlib.contextmanager
+def environ_kept():
+    """Put ``os.environ`` back as it was on leaving.
+
+    A dask nanny writes its workers' environment (``OMP_NUM_THREADS=1``,
+    ``MALLOC_ARENA_MAX``, ``PYTHONHASHSEED``...) into the environment of the
+    process that starts it, to hand it to the worker it spawns, and leaves
+    it there: every process the caller starts after a study (another tool,
+    a notebook kernel) would otherwise run on one thread.
+    """
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(before):
+            del os.environ[key]
+        os.environ.update(before)
+
+
+@contextlib.contextmanager
 def dask_client(scheduler, n_workers, threads_per_worker, verbose):
     """A dask client: on a LocalCluster we start (and stop), or on the cluster given.
 
@@ -208,7 +227,7 @@ def dask_client(scheduler, n_workers, threads_per_worker, verbose):
     import dask
     from dask.distributed import LocalCluster
 
-    with dask.config.set(_worker_config(threads_per_worker)):
+    with dask.config.set(_worker_config(threads_per_worker)), environ_kept():
         try:
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
