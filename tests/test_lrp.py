@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 import neurolrp
 from neurolrp.lrp import (COMPOSITES, AlphaBeta, Composite, Epsilon, Flat, Gamma,
@@ -426,6 +427,38 @@ def test_spatial_filter_vjp_as_matrix_product(groups):
     got = op.vjp(s, shape, conv.weight, out=buf)
     assert got is buf
     torch.testing.assert_close(got, op.vjp(s, shape, conv.weight), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel, padding, n", [(5, 0, 3), (8, 4, 2), (4, 2, 5)])
+def test_temporal_filter_vjp_equals_autograd(kernel, padding, n, monkeypatch):
+    """A filter along time of one input map: the transpose as per-tap products added
+    in shifted equals autograd's, for one weight and several stacked, whole and in chunks
+    of trials (the chunk size cut to a few kilobytes)."""
+    from neurolrp.lrp import layers
+    from neurolrp.lrp.layers import LinearOp
+
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 6, (1, kernel), padding=(0, padding)).double()
+    op = LinearOp(conv)
+    shape = (n, 1, 7, 30)
+    assert op._is_temporal(shape)
+    for other in (nn.Conv2d(1, 6, (1, kernel), stride=(1, 2)), nn.Conv2d(1, 6, (2, kernel)),
+                  nn.Conv2d(2, 6, (1, kernel)), nn.Conv2d(1, 6, (1, 3), padding="same")):
+        assert not LinearOp(other)._is_temporal((n, other.in_channels, 7, 30))
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    z = F.conv2d(x, conv.weight, None, padding=(0, padding))
+    s = torch.randn(z.shape, dtype=torch.float64)
+    w2 = torch.randn_like(conv.weight)
+    expected = [torch.autograd.grad(F.conv2d(x, w, None, padding=(0, padding)), x, s)[0]
+                for w in (conv.weight, w2)]
+    for chunk_bytes in (layers.TEMPORAL_CHUNK_BYTES, 1):  # whole, then one trial per chunk
+        monkeypatch.setattr(layers, "TEMPORAL_CHUNK_BYTES", chunk_bytes)
+        for _ in range(2):  # the second call finds the first call's buffers
+            got = op.vjp_shared(s, shape, [conv.weight.detach(), w2])
+            for g, e in zip(got, expected):
+                torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(op.vjp(s, shape, conv.weight.detach(), own=True),
+                                       expected[0], rtol=1e-12, atol=1e-12)
 
 
 def test_reused_buffers_never_reach_the_caller():

@@ -152,6 +152,12 @@ def check_model(model):
         )
 
 
+#: Bytes of the per-tap products :meth:`LinearOp._temporal_vjp` holds at once (a chunk of
+#: trials), to stay in the cache: one trial of ShallowNet's first layer (64 x 640 samples,
+#: z^B's two weights) needs 4.0 MiB.
+TEMPORAL_CHUNK_BYTES = 4 << 20
+
+
 class Workspace:
     """Scratch tensors that a layer's rule reuses from one call to the next.
 
@@ -380,16 +386,67 @@ class LinearOp:
         # side by side along the input channels: within each group of the transposed
         # convolution, the output channels of weight 1, then those of weight 2, ...
         w = torch.cat(weights, dim=1) if n > 1 else weights[0]
-        kernel = w.shape[2:]
-        out_pad = tuple(size - ((o - 1) * st - 2 * p + d * (k - 1) + 1) for size, o, st, p, d, k
-                        in zip(shape[2:], s.shape[2:], stride, padding, dilation, kernel))
-        conv_t = F.conv_transpose2d if self.ndim == 2 else F.conv_transpose1d
-        out = conv_t(s, w, None, stride, padding, out_pad, groups, dilation)
+        if s.device.type == "cpu" and self._is_temporal(shape):
+            out = self._temporal_vjp(s, shape, w)
+        else:
+            kernel = w.shape[2:]
+            out_pad = tuple(size - ((o - 1) * st - 2 * p + d * (k - 1) + 1) for size, o, st, p,
+                            d, k in zip(shape[2:], s.shape[2:], stride, padding, dilation, kernel))
+            conv_t = F.conv_transpose2d if self.ndim == 2 else F.conv_transpose1d
+            out = conv_t(s, w, None, stride, padding, out_pad, groups, dilation)
         if n == 1:
             return [out]
         # back from (group, weight, channel) to one tensor per weight
         out = out.unflatten(1, (groups, n, -1))
         return [out[:, :, k].flatten(1, 2) for k in range(n)]
+
+    def _is_temporal(self, shape):
+        """Whether the layer filters one input map along time only (kernel ``(1, k)``).
+
+        With unit stride and dilation and numeric padding along time: EEG
+        networks' first layer (ShallowNet's and EEGNet's temporal filters of
+        the raw signal). Layers with many input maps keep the transposed
+        convolution, which was faster for them (ShallowNet's last
+        convolution: 0.14 ms against 0.37 ms).
+        """
+        m = self.module
+        return (self.kind == "conv" and self.ndim == 2 and len(shape) == 4 and m.groups == 1
+                and m.in_channels == 1
+                and not isinstance(m.padding, str) and m.padding[0] == 0
+                and m.kernel_size[0] == 1 and tuple(m.stride) == (1, 1)
+                and tuple(m.dilation) == (1, 1))
+
+    def _temporal_vjp(self, s, shape, w):
+        """``W^T s`` of a temporal convolution (:meth:`_is_temporal`) on the CPU.
+
+        One matrix product gives every kernel tap's contribution, ``U[c, k, h, t]
+        = sum_f w[f, c, k] s[f, h, t]``, and the taps are added in shifted by
+        ``k`` samples. torch's transposed convolution took 1.6-2.1 times as
+        long for these layers, one thread (z^B's two stacked weights:
+        ShallowNet's first layer on 64 x 640 samples 2.7 against 1.7 ms for
+        one trial, 80 against 38 ms for 32; EEGNet's 11.4 against 7.2 ms for
+        one trial). ``U`` is the size of ``s`` times ``c * k / f``, so trials
+        go in chunks of at most :data:`TEMPORAL_CHUNK_BYTES` of it, which stays
+        in the cache, in buffers kept in the workspace.
+        """
+        n, n_filters, height, t_out = s.shape
+        c, k = w.shape[1], w.shape[3]
+        pad, t_in = self.module.padding[1], shape[3]
+        wm = w[:, :, 0, :].permute(1, 2, 0).reshape(c * k, n_filters)
+        step = max(1, TEMPORAL_CHUNK_BYTES // (c * k * height * t_out * s.element_size()))
+        out = s.new_empty((n, c, height, t_in))
+        ws = self.workspace
+        for start in range(0, n, step):
+            chunk = s[start:start + step]
+            m = len(chunk)
+            taps = torch.matmul(wm, chunk.reshape(m, n_filters, height * t_out),
+                                out=ws.tensor("taps", (m, c * k, height * t_out), s))
+            taps = taps.view(m, c, k, height, t_out)
+            full = ws.tensor("padded", (m, c, height, t_in + 2 * pad), s).zero_()
+            for tap in range(k):
+                full[..., tap:tap + t_out] += taps[:, :, tap]
+            out[start:start + m] = full[..., pad:pad + t_in]
+        return out
 
     def _vjp_autograd(self, s, shape, w, stride, padding, dilation, groups):
         conv = F.conv2d if self.ndim == 2 else F.conv1d
