@@ -93,3 +93,92 @@ def _patch_sums(op, weight, x):
         (g_x,) = torch.autograd.grad(op(x, probe, None).sum(), probe)
     per_group = weight.shape[0] // groups
     return g_xz, g_x.repeat_interleave(per_group, dim=0), z.detach()
+
+
+def compute_between_class_patterns(model, X, y, batch_size=32, layers=None):
+    """Between-class (evoked) patterns: the pattern of the class-mean part of each layer's input.
+
+    With ``h`` the layer's input, ``mu_c`` its mean over the trials of class
+    ``c`` and ``mu`` the mean over all trials, the between-class covariance of
+    the input patches is ``C_B = sum_c n_c / N * mean_pos (p(mu_c) - p(mu))
+    (p(mu_c) - p(mu))^T`` (``p``: the patch a kernel position sees, pooled over
+    positions) and the pattern of output ``j`` is ``a_j = C_B w_j / (w_j^T C_B
+    w_j)`` (Haufe et al. 2014 with the class means as the signal): the
+    direction in the layer's input along which what ``y_j`` detects *differs
+    between the classes*. For a depthwise spatial convolution (EEGNet) it is
+    per input map; for two classes and a linear discriminant it is the
+    class-difference topography, the pattern of shrinkage LDA. Background
+    activity that is the same in both classes (volume-conducted noise, a
+    potential common to both classes) averages out of the class means, so it
+    does not pull the pattern towards where the background is strongest, as it
+    pulls :func:`compute_patterns`'s ``cov(x, y_j) / var(y_j)``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network (not modified; batch norms folded on a copy).
+    X : array | torch.Tensor, shape (n_trials, ...)
+        Input the network takes (an :class:`~neurolrp.EEGClassifier`'s scaled
+        training data).
+    y : array of int, shape (n_trials,)
+        Class index of each trial.
+    batch_size : int
+        Trials per forward pass.
+    layers : list of str | None
+        Layer names (as :func:`~neurolrp.lrp.prepare_model` names them); None:
+        every layer with weights.
+
+    Returns
+    -------
+    patterns : dict
+        Layer name -> float32 CPU tensor shaped like the layer's weight.
+        Outputs whose class means do not differ get a zero pattern.
+    """
+    net, linear_names = prepare_model(model)
+    wanted = linear_names if layers is None else [n for n in linear_names if n in set(layers)]
+    layers = {n: net.get_submodule(n) for n in wanted
+              if hasattr(net.get_submodule(n), "weight")}
+    y = np.asarray(y)
+    classes, y_idx = np.unique(y, return_inverse=True)
+    inputs = {}
+    handles = [m.register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0].detach()))
+               for n, m in layers.items()]
+    param = next(net.parameters())
+    X = torch.as_tensor(np.asarray(X)) if not torch.is_tensor(X) else X
+    sums = {n: None for n in layers}  # per class: sum of the layer's input over trials
+    try:
+        with torch.no_grad():
+            for start in range(0, len(X), batch_size):
+                net(X[start:start + batch_size].to(dtype=param.dtype, device=param.device))
+                onehot = torch.zeros(len(classes), min(batch_size, len(X) - start),
+                                     dtype=torch.float64, device=param.device)
+                onehot[y_idx[start:start + batch_size], torch.arange(onehot.shape[1])] = 1.0
+                for n in layers:
+                    h = inputs[n].double()
+                    s = torch.einsum("cb,b...->c...", onehot, h)
+                    sums[n] = s if sums[n] is None else sums[n] + s
+    finally:
+        for h in handles:
+            h.remove()
+    counts = torch.as_tensor(np.bincount(y_idx, minlength=len(classes)), dtype=torch.float64,
+                             device=param.device)
+    share = counts / counts.sum()
+    patterns = {}
+    for n, m in layers.items():
+        s = sums[n]
+        mu_c = s / counts.view(-1, *([1] * (s.dim() - 1)))
+        mu = s.sum(0, keepdim=True) / counts.sum()
+        # class-mean deviations as a batch of len(classes) inputs, weighted so that the
+        # patch sums below are sum_c n_c/N p(d_c) z(d_c)
+        d = (mu_c - mu) * share.sqrt().view(-1, *([1] * (s.dim() - 1)))
+        w = m.weight.detach().double()
+        op = LinearOp(m)
+        wg = w.clone().requires_grad_(True)
+        with torch.enable_grad():
+            z = op(d, wg, None)
+            (cov,) = torch.autograd.grad(z, wg, grad_outputs=z.detach())
+        var = (w * cov).sum(dim=tuple(range(1, cov.dim())), keepdim=True)
+        a = torch.where(var > 1e-12 * var.abs().max().clamp(min=1e-30), cov / var,
+                        torch.zeros_like(cov))
+        patterns[n] = a.float().cpu()
+    return patterns
