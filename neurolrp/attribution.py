@@ -999,7 +999,8 @@ class LRP(Method):
                           if isinstance(r, Pattern) and r.pattern is None]
                 patterns = compute_patterns(module, Xs, layers=needed)
                 self.patterns_from = X_name
-            comp = comp.with_patterns(patterns, layers)
+            comp = comp.with_patterns(patterns, layers,
+                                      getattr(model, "class_patterns_", None))
         self.comp = comp
         self.rules_json = comp.describe(layers)
         self.release()

@@ -17,16 +17,16 @@ from ._baselines import make_slda
 from ._files import atomic_file, check_output_file
 from ._trials import read_trials
 from ._utils import logger, progress, use_log_level
-from .lrp.patterns import compute_patterns
+from .lrp.patterns import compute_between_class_patterns, compute_patterns
 from .datasets import epochs_to_arrays
 from .models import MODELS, make_model
 
 #: What :meth:`EEGClassifier.save` writes besides the parameters and weights.
 _FITTED = ("classes_", "scale_mean_", "scale_std_", "n_channels_", "n_times_", "sfreq_",
-           "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_", "tmin_",
-           "model_", "model_selection_")
+           "ch_names_", "history_", "best_epoch_", "input_range_", "patterns_", "class_patterns_",
+           "tmin_", "model_", "model_selection_")
 #: Fitted values that files saved by earlier versions may lack.
-_OPTIONAL = ("input_range_", "patterns_", "tmin_", "model_", "model_selection_")
+_OPTIONAL = ("input_range_", "patterns_", "class_patterns_", "tmin_", "model_", "model_selection_")
 #: What ``model="auto"`` chooses between: a band-power network and a waveform
 #: network (motor imagery vs event-related potentials; see docs/models.md).
 AUTO_CANDIDATES = ("shallow", "eegnet")
@@ -360,6 +360,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = device
         # what each layer's outputs look like in its input, for LRP's Pattern rule
         self.patterns_ = compute_patterns(module, x_all)
+        # PROTOTYPE: and what differs between the classes (class means), for "between" rules
+        self.class_patterns_ = compute_between_class_patterns(module, x_all, y_idx)
         return self
 
     def fine_tune(self, X, y, *, seed=None):
@@ -753,6 +755,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             setattr(clf, key, val)
         if "patterns_" not in state["fitted"]:  # saved before patterns were measured
             clf.patterns_ = None
+        if "class_patterns_" not in state["fitted"]:  # saved before class patterns were kept
+            clf.class_patterns_ = None
         if "tmin_" not in state["fitted"]:  # saved before the epoch start was kept
             clf.tmin_ = None
         if "model_" not in state["fitted"]:  # saved before model="auto" existed

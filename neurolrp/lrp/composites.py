@@ -267,7 +267,7 @@ class Composite:
         """Whether a :class:`~neurolrp.lrp.rules.Pattern` rule still lacks its pattern."""
         return any(isinstance(r, Pattern) and r.pattern is None for r in self.rules())
 
-    def with_patterns(self, patterns, model_layers):
+    def with_patterns(self, patterns, model_layers, class_patterns=None):
         """A copy in which every unbound Pattern rule gets its layer's pattern.
 
         Parameters
@@ -286,10 +286,15 @@ class Composite:
         for name, rule in self.assign(model_layers).items():
             m = modules[name]
             if isinstance(rule, Pattern) and rule.pattern is None:
-                if name not in patterns:
+                # PROTOTYPE: a "between" rule without class patterns (a plain network, a
+                # classifier saved before they were kept) falls back to the total pattern
+                source = (class_patterns if rule.signal == "between" and class_patterns
+                          else patterns)
+                if name not in source:
                     raise ValueError(f"No pattern for layer {name!r} ({type(m).__name__}); "
                                      f"the {type(rule).__name__} rule needs a layer with weights.")
-                by_name[name] = type(rule)(patterns[name])  # Pattern or PatternEnergy
+                # Pattern or PatternEnergy
+                by_name[name] = type(rule)(source[name], rule.signal)
         return Composite(self.layer_map, self.first, self.last, self.name, by_name, self.spatial,
                          self.activations, self.pointwise)
 
@@ -331,7 +336,8 @@ COMPOSITES = {
                                           spatial=Pattern()),
     "epsilon-energy-pattern": lambda: Composite(
         {CONV: Gamma(0.25), DENSE: Epsilon(), POOL: Flat()}, first=Pattern(), last=Epsilon(),
-        name="epsilon-energy-pattern", spatial=PatternEnergy(), pointwise=PatternEnergy()),
+        name="epsilon-energy-pattern", spatial=PatternEnergy(signal="between"),
+        pointwise=PatternEnergy()),
     "alpha2-beta1": lambda: _lower(AlphaBeta(2.0, 1.0), "alpha2-beta1"),
     "alpha1-beta0": lambda: _lower(AlphaBeta(1.0, 0.0), "alpha1-beta0"),
 }

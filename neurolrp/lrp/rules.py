@@ -700,13 +700,23 @@ class Pattern(_ConstantInputRule):
         :func:`neurolrp.explain` from the classifier's ``patterns_``
         (measured at fit on the training data, see
         :func:`neurolrp.lrp.compute_patterns`).
+    signal : "total" | "between"
+        Which pattern an unbound rule gets: ``"total"`` the pattern of the
+        whole signal (``patterns_``); ``"between"`` the between-class
+        (evoked) pattern ``a_j = C_B w_j / (w_j^T C_B w_j)``, with ``C_B``
+        the covariance of the class-mean time courses of the layer's input
+        (``class_patterns_``, see
+        :func:`neurolrp.lrp.compute_between_class_patterns`).
     """
 
-    def __init__(self, pattern=None):
+    def __init__(self, pattern=None, signal="total"):
+        if signal not in ("total", "between"):
+            raise ValueError(f"signal must be 'total' or 'between', got {signal!r}.")
         self.pattern = pattern
+        self.signal = signal
 
     def describe(self):
-        return {"rule": "Pattern", "bias": False,
+        return {"rule": "Pattern", "bias": False, "signal": self.signal,
                 "pattern": "unbound" if self.pattern is None else "bound"}
 
     def weight(self, w):
@@ -753,7 +763,7 @@ class PatternEnergy(Pattern):
     """
 
     def describe(self):
-        return {"rule": "PatternEnergy", "bias": False,
+        return {"rule": "PatternEnergy", "bias": False, "signal": self.signal,
                 "pattern": "unbound" if self.pattern is None else "bound"}
 
     def weight(self, w):
