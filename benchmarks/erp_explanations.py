@@ -75,8 +75,10 @@ def _steps():
         "+ PatternEnergy on the spatial conv": comp("s2", Pattern(), PatternEnergy()),
         "+ PatternEnergy on the pointwise conv": comp("s3", Pattern(), PatternEnergy(),
                                                       PatternEnergy()),
-        "+ flat pooling (= epsilon-energy-pattern)": get_composite(WAVEFORM_COMPOSITE),
-        "new spatial rules, z^B input kept": comp("s5", ZBox(), PatternEnergy(),
+        "+ flat pooling": comp("s4", Pattern(), PatternEnergy(), PatternEnergy(), Flat()),
+        "+ between-class pattern on the spatial conv (= epsilon-energy-pattern)":
+            get_composite(WAVEFORM_COMPOSITE),
+        "new spatial rules, z^B input kept": comp("s5", ZBox(), PatternEnergy(signal="between"),
                                                   PatternEnergy(), Flat()),
     }
 

@@ -17,7 +17,7 @@ from .lrp.activations import RELU_FAMILY
 from .lrp.composites import GRADIENT_COMPOSITES, default_composite, get_composite
 from .lrp.engine import Hooks
 from .lrp.layers import prepare_model
-from .lrp.patterns import compute_patterns
+from .lrp.patterns import compute_between_class_patterns, compute_patterns
 from .lrp.rules import Pattern
 from .relevance import DIMS, POS_COORDS, channel_positions, make_relevance
 
@@ -529,11 +529,12 @@ class Explainer:
             if getattr(model, "model_selection_", None):  # model="auto": what it chose between
                 self._attrs["model_selection"] = json.dumps(model.model_selection_)
         if not calibrate:
-            X = None
+            X = y_X = None
             if self._X is not None and self._X is not _EXPLAINED_DATA:
-                X = _resolve_data(self._X, None, model)[0]
+                X, y_X = _resolve_data(self._X, None, model)[:2]  # epochs carry their labels
             method.setup(model=model, module=module, net=net, linear_names=linear_names, X=X,
-                         scale=scale, X_name="the Explainer's X")
+                         scale=scale, X_name="the Explainer's X",
+                         y=None if y_X is None else np.asarray(y_X).astype(str))
 
     def _release(self):
         """Remove the hooks from the prepared copy (it is then freed by reference counting)."""
@@ -620,7 +621,8 @@ class Explainer:
         if self._calibrate:  # explain() on a plain network: measured on the explained data
             method.setup(model=model, module=self._module, net=net,
                          linear_names=self._linear_names, X=X, scale=scale,
-                         X_name="explained data")
+                         X_name="explained data",
+                         y=None if y_true is None else np.asarray(y_true).astype(str))
         method.bind(model=model, module=self._module, net=net, linear_names=self._linear_names,
                     X=X, scale=scale)
 
@@ -911,12 +913,12 @@ class Method:
         """What :meth:`setup` must measure on data for ``model`` (empty: nothing)."""
         return []
 
-    def setup(self, *, model, module, net, linear_names, X, scale, X_name=None):
+    def setup(self, *, model, module, net, linear_names, X, scale, X_name=None, y=None):
         """Prepare for a model, once: the prepared copy ``net`` is this method's to hook.
 
         ``X`` holds the data to measure what :meth:`data_needs` names (None
-        when nothing is needed), ``X_name`` what the attrs call them;
-        ``scale`` maps data to the network's input.
+        when nothing is needed), ``X_name`` what the attrs call them, ``y``
+        their labels where known; ``scale`` maps data to the network's input.
         """
         self.net, self.linear_names = net, linear_names
 
@@ -975,9 +977,13 @@ class LRP(Method):
             needs.append("the input's range (for its z^B rules)")
         if self.composite.needs_patterns() and getattr(model, "patterns_", None) is None:
             needs.append("the layers' signal patterns (for its pattern rules)")
+        elif (self.composite.needs_class_patterns()
+              and getattr(model, "class_patterns_", None) is None):
+            needs.append("the layers' between-class patterns (for its pattern rules on the "
+                         "class means)")
         return needs
 
-    def setup(self, *, model, module, net, linear_names, X, scale, X_name=None):
+    def setup(self, *, model, module, net, linear_names, X, scale, X_name=None, y=None):
         super().setup(model=model, module=module, net=net, linear_names=linear_names, X=X,
                       scale=scale)
         comp = self.composite
@@ -990,7 +996,7 @@ class LRP(Method):
         if self.ignore_bias:
             comp = comp.without_bias()
         layers = [(n, net.get_submodule(n)) for n in linear_names]
-        self.patterns_from = None
+        self.patterns_from = self.class_patterns_from = None
         if comp.needs_patterns():
             patterns = getattr(model, "patterns_", None)
             self.patterns_from = "training data"
@@ -999,8 +1005,27 @@ class LRP(Method):
                           if isinstance(r, Pattern) and r.pattern is None]
                 patterns = compute_patterns(module, Xs, layers=needed)
                 self.patterns_from = X_name
-            comp = comp.with_patterns(patterns, layers,
-                                      getattr(model, "class_patterns_", None))
+            class_patterns = getattr(model, "class_patterns_", None)
+            self.class_patterns_from = "training data"
+            if class_patterns is None and comp.needs_class_patterns():
+                # a plain network (or X given): the data given, grouped by their labels as
+                # at fit, or else by the class the network predicts
+                needed = [n for n, r in comp.assign(layers).items()
+                          if isinstance(r, Pattern) and r.pattern is None
+                          and r.signal == "between"]
+                groups, by = (y, "label") if y is not None else (
+                    _predicted_classes(net, Xs), "predicted class")
+                if len(np.unique(groups)) < 2:
+                    raise ValueError(
+                        f"{_describe_method(self)} needs between-class patterns, measured on "
+                        f"{X_name} grouped by {by}, and all of it is of one {by}. Explain a "
+                        "fitted neurolrp.EEGClassifier (it measures them at fit), give data "
+                        "of several classes (with y= for a plain network), or choose another "
+                        "composite (e.g. composite='epsilon').")
+                class_patterns = compute_between_class_patterns(module, Xs, groups,
+                                                                layers=needed)
+                self.class_patterns_from = f"{X_name}, by {by}"
+            comp = comp.with_patterns(patterns, layers, class_patterns)
         self.comp = comp
         self.rules_json = comp.describe(layers)
         self.release()
@@ -1033,6 +1058,8 @@ class LRP(Method):
         conservation = np.abs(out.sum(axis=(1, 2), dtype=np.float64) - scores) / denom
         if any(isinstance(r, Pattern) for r in self.comp.rules()):
             attrs["patterns_from"] = self.patterns_from
+        if any(isinstance(r, Pattern) and r.signal == "between" for r in self.comp.rules()):
+            attrs["class_patterns_from"] = self.class_patterns_from
         attrs.update({
             "composite": self.comp.name, "rules": self.rules_json,
             "conservation_error": float(conservation.max()),
@@ -1040,6 +1067,18 @@ class LRP(Method):
                 (np.abs(self.accounted - scores) / denom).max()),
         })
         return conservation
+
+
+def _predicted_classes(net, X, batch_size=64):
+    """Index of the output ``net`` (prepared, in eval mode) ranks first, per trial of ``X``."""
+    param = next(net.parameters())
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            xb = torch.as_tensor(np.asarray(X[start:start + batch_size]), dtype=param.dtype,
+                                 device=param.device)
+            out.append(net(xb).argmax(1).cpu().numpy())
+    return np.concatenate(out)
 
 
 def _lrp_composite(composite):

@@ -116,6 +116,12 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     patterns_ : dict
         Layer name -> signal pattern measured on the training data (what
         LRP's Pattern rule needs; see :func:`neurolrp.lrp.compute_patterns`).
+    class_patterns_ : dict
+        Layer name -> between-class pattern measured on the training data:
+        the pattern of what differs between the classes' mean time courses
+        (what the rules with ``signal="between"`` need, such as the spatial
+        filter's in the waveform composite; see
+        :func:`neurolrp.lrp.compute_between_class_patterns`).
     n_channels_, n_times_, sfreq_ : int, int, float
         Input geometry seen at fit.
     tmin_ : float | None
@@ -360,7 +366,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = device
         # what each layer's outputs look like in its input, for LRP's Pattern rule
         self.patterns_ = compute_patterns(module, x_all)
-        # PROTOTYPE: and what differs between the classes (class means), for "between" rules
+        # and of what differs between the classes (their means), for rules on signal="between"
         self.class_patterns_ = compute_between_class_patterns(module, x_all, y_idx)
         return self
 

@@ -1,6 +1,7 @@
 """Between-class patterns: Haufe's pattern with the class means as the signal."""
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -46,3 +47,32 @@ def test_between_class_pattern_of_eegnets_depthwise_spatial_filter():
         wj = w[j, 0, :, 0]
         np.testing.assert_allclose(got[j, 0, :, 0].numpy(), (C_B @ wj / (wj @ C_B @ wj)).numpy(),
                                    rtol=1e-4, atol=1e-6)
+
+
+def test_classifier_keeps_them_through_save_and_load_and_explain_uses_them(tmp_path):
+    """Measured at fit on the training data, saved and loaded exactly; the waveform
+    composite's spatial filter explains with them, and says so."""
+    import json
+
+    import neurolrp
+    from neurolrp import EEGClassifier
+    from neurolrp.datasets import simulate_erp
+
+    epochs, _ = simulate_erp(n_trials=40, paradigm="p300", seed=0, verbose=False)
+    clf = EEGClassifier("eegnet", max_epochs=2, patience=2, verbose=False, seed=0).fit(epochs)
+    assert set(clf.class_patterns_) == set(clf.patterns_)
+    clf.save(tmp_path / "clf.pt")
+    back = EEGClassifier.load(tmp_path / "clf.pt")
+    for name, a in clf.class_patterns_.items():
+        assert torch.equal(back.class_patterns_[name], a)
+    rel = neurolrp.explain(back, epochs[:4], verbose=False)
+    rules = json.loads(rel.attrs["rules"])
+    assert rules["3"]["rule"] == "PatternEnergy" and rules["3"]["signal"] == "between"
+    assert rel.attrs["class_patterns_from"] == "training data"
+    # a classifier saved before they were kept: explain measures them on the data it
+    # explains (by label, as at fit) and says so; an Explainer asks for X
+    back.class_patterns_ = None
+    rel = neurolrp.explain(back, epochs[:6], verbose=False)
+    assert rel.attrs["class_patterns_from"] == "explained data, by label"
+    with pytest.raises(ValueError, match="between-class patterns"):
+        neurolrp.Explainer(back)

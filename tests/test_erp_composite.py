@@ -9,8 +9,8 @@ from torch import nn
 
 import neurolrp
 from neurolrp.lrp import (COMPOSITES, DEFAULT_COMPOSITE, WAVEFORM_COMPOSITE, Composite,
-                          Pattern, PatternEnergy, compute_patterns, default_composite,
-                          get_composite, prepare_model)
+                          Pattern, PatternEnergy, compute_between_class_patterns,
+                          compute_patterns, default_composite, get_composite, prepare_model)
 from neurolrp.lrp.composites import is_pointwise_mixing, is_spatial_filter
 from neurolrp.lrp.layers import LinearOp
 from neurolrp.lrp.rules import Rule
@@ -84,6 +84,8 @@ def test_default_composite_by_family():
 def test_waveform_composite_on_eegnet_binds_patterns_and_conserves():
     torch.manual_seed(0)
     net = EEGNet(6, 64, 2, 64.0).eval()
+    with torch.no_grad():  # an untrained network: without its bias it predicts both classes
+        net[15].bias.zero_()
     X = np.random.default_rng(0).standard_normal((8, 6, 64)).astype(np.float32)
     comp = get_composite(WAVEFORM_COMPOSITE)
     prepared, names = prepare_model(net)
@@ -91,14 +93,32 @@ def test_waveform_composite_on_eegnet_binds_patterns_and_conserves():
     assert {n: type(r).__name__ for n, r in rules.items()} == {
         "1": "Pattern", "3": "PatternEnergy", "6": "Flat", "8": "Gamma", "9": "PatternEnergy",
         "12": "Flat", "15": "Epsilon"}
-    bound = comp.with_patterns(compute_patterns(net, X), [(n, prepared.get_submodule(n))
-                                                          for n in names])
+    layers = [(n, prepared.get_submodule(n)) for n in names]
+    # the spatial filter's rule is on the class means: never bound to the total pattern
+    with pytest.raises(ValueError, match="layer '3' needs its between-class pattern"):
+        comp.with_patterns(compute_patterns(net, X), layers)
+    y = np.repeat([0, 1], 4)
+    bound = comp.with_patterns(compute_patterns(net, X), layers,
+                               compute_between_class_patterns(net, X, y))
     assert type(bound.rule_for(prepared.get_submodule("9"), 3, 5, "9")) is PatternEnergy
     rel = neurolrp.explain(net, X, composite=WAVEFORM_COMPOSITE, ignore_bias=True,
                            verbose=False)
     assert rel.attrs["composite"] == WAVEFORM_COMPOSITE
     described = json.loads(rel.attrs["rules"])
     assert described["3"]["rule"] == described["9"]["rule"] == "PatternEnergy"
+    assert (described["3"]["signal"], described["9"]["signal"]) == ("between", "total")
+    # a plain network: measured on the explained data, grouped as the network predicts,
+    # or by the labels where given (as at fit)...
+    assert rel.attrs["class_patterns_from"] == "explained data, by predicted class"
+    labelled = neurolrp.explain(net, X, y=y, composite=WAVEFORM_COMPOSITE, verbose=False)
+    assert labelled.attrs["class_patterns_from"] == "explained data, by label"
+    assert not np.allclose(labelled.values, rel.values)
+    with torch.no_grad():  # ... which must be more than one class
+        net[15].bias.copy_(torch.tensor([0.0, 10.0]))
+    with pytest.raises(ValueError, match="all of it is of one predicted class"):
+        neurolrp.explain(net, X, composite=WAVEFORM_COMPOSITE, verbose=False)
+    with pytest.raises(ValueError, match="all of it is of one label"):
+        neurolrp.explain(net, X, y=[1] * 8, composite=WAVEFORM_COMPOSITE, verbose=False)
     assert rel.attrs["conservation_error_accounted"] < 1e-4
     # without the pointwise rule the same layer gets the convolutions' gamma
     plain = Composite(comp.layer_map, comp.first, comp.last, "x", spatial=comp.spatial)

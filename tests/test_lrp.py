@@ -184,8 +184,9 @@ def test_every_model_explains_with_every_composite_and_conserves(model, composit
     torch.manual_seed(0)
     net = _random_bn(make_model(model, 16, 160, 3, 80.0)).eval()
     X = np.random.default_rng(0).standard_normal((6, 16, 160)).astype(np.float32)
+    y = [0, 1, 2] * 2  # labels: the waveform composite's between-class patterns group by them
     for ignore_bias in (False, True):
-        rel = neurolrp.explain(net, X, composite=composite, ignore_bias=ignore_bias,
+        rel = neurolrp.explain(net, X, y=y, composite=composite, ignore_bias=ignore_bias,
                                verbose=False)
         assert rel.shape == (6, 16, 160) and np.isfinite(rel.values).all()
         assert rel.attrs["composite"] == composite

@@ -9,8 +9,10 @@ from .rules import (AlphaBeta, Epsilon, Flat, Gamma, Pattern, PatternEnergy, Rul
                     ZBox, ZPlus)
 
 __all__ = ["COMPOSITES", "DEFAULT_COMPOSITE", "GRADIENT_COMPOSITES", "WAVEFORM_COMPOSITE",
-           "Composite", "default_composite", "get_composite", "SUPPORTED_TYPES", "UnsupportedModelError", "prepare_model",
-           "compute_patterns", "compute_between_class_patterns", "AlphaBeta", "Epsilon", "Flat", "Gamma", "Pattern", "PatternEnergy",
+           "Composite", "default_composite", "get_composite", "SUPPORTED_TYPES",
+           "UnsupportedModelError", "prepare_model", "compute_patterns",
+           "compute_between_class_patterns", "AlphaBeta", "Epsilon", "Flat", "Gamma", "Pattern",
+           "PatternEnergy",
            "Rule",
            "WSquare", "Zero", "ZBox", "ZPlus", "ActivationRule", "Pass", "Rectify", "Guided",
            "RELU_FAMILY"]

@@ -749,7 +749,9 @@ class PatternEnergy(Pattern):
     the slow potential it detects reaches the scalp broadly, by volume
     conduction: on the ERP simulator (``benchmarks/erp_explanations.py``)
     ``w * a`` on EEGNet's spatial filters ranks the truth's electrodes at a
-    ROC-AUC of 0.67-0.74 (readiness potential), ``a^2`` at 0.70-0.85.
+    ROC-AUC of 0.67-0.74 (readiness potential), ``a^2`` at 0.70-0.89, and
+    ``a^2`` with the between-class pattern (``signal="between"``) at
+    0.93-0.94.
 
     All relevance passes the layer (no bias share) and every share is
     non-negative, so signs come from the layers above. Like :class:`Pattern`
@@ -759,7 +761,10 @@ class PatternEnergy(Pattern):
     ----------
     pattern : torch.Tensor | None
         ``a``, shaped like the layer's weight; ``None``: bound by
-        :func:`neurolrp.explain` from the classifier's ``patterns_``.
+        :func:`neurolrp.explain` from the classifier's ``patterns_`` (or
+        ``class_patterns_``, see ``signal``).
+    signal : "total" | "between"
+        Which pattern an unbound rule gets, as for :class:`Pattern`.
     """
 
     def describe(self):
