@@ -375,9 +375,13 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
         Adam (``lr``, ``max_epochs`` and ``patience`` as at fit), early stopping
         on a stratified validation split of ``X`` (``validation_size``),
-        ending in the best weights; the input scaling, classes and everything
-        else learned at fit stay as they are (set ``scale_mean_`` and ``scale_std_`` first to
-        scale the new trials otherwise). The study's subject-to-subject
+        ending in the best weights. The layers' patterns (``patterns_``,
+        ``class_patterns_``) are measured again on ``X``, since the layers
+        changed (between-class patterns only where ``X`` holds two classes or
+        more; else ``None``, and :func:`~neurolrp.explain` measures them on the
+        data it explains). The input scaling, classes and everything else
+        learned at fit stay as they are (set ``scale_mean_`` and
+        ``scale_std_`` first to scale the new trials otherwise). The study's subject-to-subject
         transfer fine-tunes a network pre-trained on other subjects this way.
 
         Parameters
@@ -415,9 +419,14 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         seed = self.seed if seed is None else check_int(seed, "seed", low=0, high=2**32 - 1)
         y_idx = np.array([position[v] for v in y], dtype=np.int64)
         torch.manual_seed(seed)
+        x_all = torch.from_numpy(self.scale(data))
         self.history_, self.best_epoch_ = self._train(
-            self.module_, torch.from_numpy(self.scale(data)), y_idx, self._training(self.model_),
+            self.module_, x_all, y_idx, self._training(self.model_),
             np.random.default_rng(seed), seed, module_device(self.module_))
+        # the patterns describe the layers, which changed: measured again, on these trials
+        self.patterns_ = compute_patterns(self.module_, x_all)
+        self.class_patterns_ = (compute_between_class_patterns(self.module_, x_all, y_idx)
+                                if len(np.unique(y_idx)) > 1 else None)
         return self
 
     def _fit_network(self, name, x_all, y_idx, device):

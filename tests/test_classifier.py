@@ -58,6 +58,15 @@ def test_fine_tune_continues_the_fitted_network():
     assert any(not torch.equal(before[k], after[k]) for k in before)  # the weights moved
     np.testing.assert_array_equal(clf.scale_std_, scale)  # what fit learned otherwise stays
     assert len(clf.history_) >= 1 and not clf.module_.training
+    # the patterns describe the layers as they are now, measured on the new trials
+    from neurolrp.lrp import compute_between_class_patterns, compute_patterns
+
+    x_new = torch.from_numpy(clf.scale(X[20:]))
+    for name, a in compute_patterns(clf.module_, x_new).items():
+        torch.testing.assert_close(clf.patterns_[name], a)
+    y_idx = np.searchsorted(clf.classes_, y[20:])
+    for name, a in compute_between_class_patterns(clf.module_, x_new, y_idx).items():
+        torch.testing.assert_close(clf.class_patterns_[name], a)
     # the same start and seed give the same network
     twin = EEGClassifier("shallow", sfreq=32.0, **FAST).fit(X[:20], y[:20])
     twin.fine_tune(X[20:], y[20:], seed=3)
