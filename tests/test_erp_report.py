@@ -47,9 +47,11 @@ def test_explain_records_the_composite_chosen_for_the_network(erp, fitted):
     assert rel.attrs["composite"] == DEFAULT_COMPOSITE == "epsilon-pattern-box"
     assert "PatternEnergy" not in [r["rule"] for r in json.loads(rel.attrs["rules"]).values()]
     # a plain network is judged by its layers too
-    rel = explain(fitted["eegnet"].module_, fitted["eegnet"].scale(erp.get_data()[:4]),
-                  verbose=False)
+    labels = erp.events[:, 2]
+    rel = explain(fitted["eegnet"].module_, fitted["eegnet"].scale(erp.get_data()),
+                  y=labels, verbose=False)
     assert rel.attrs["composite"] == WAVEFORM_COMPOSITE
+    assert rel.attrs["class_patterns_from"] == "explained data, by label"
 
 
 def test_an_explicit_composite_wins(erp, fitted):

@@ -70,8 +70,10 @@ def test_permuting_trials_permutes_relevance(data, method, target):
     st.integers(1, 6), st.sampled_from(sorted(COMPOSITES)))
 def test_batch_size_does_not_change_relevance(X, batch_size, composite):
     net = _small_net(3, 8)
-    whole = neurolrp.explain(net, X, composite=composite, batch_size=len(X), verbose=False)
-    parts = neurolrp.explain(net, X, composite=composite, batch_size=batch_size,
+    y = np.arange(len(X)) % 2  # two classes: what between-class patterns are measured on
+    whole = neurolrp.explain(net, X, y=y, composite=composite, batch_size=len(X),
+                             verbose=False)
+    parts = neurolrp.explain(net, X, y=y, composite=composite, batch_size=batch_size,
                              verbose=False)
     # round-off follows the size of the terms summed: the relevance and the score
     scale = np.abs(whole.values).max() + np.abs(whole.score.values).max()
@@ -147,7 +149,7 @@ def test_conservation_with_bias_and_stabiliser_shares_counted(net_shape, composi
                                                              ignore_bias, seed):
     net, (c, t) = net_shape
     X = np.random.default_rng(seed).standard_normal((3, c, t))
-    rel = neurolrp.explain(net, X, composite=composite, ignore_bias=ignore_bias,
+    rel = neurolrp.explain(net, X, y=[0, 1, 0], composite=composite, ignore_bias=ignore_bias,
                            verbose=False)
     assume(np.abs(rel.score.values).min() > 1e-3)  # a relative error needs a score
     _TESTED_TYPES.update(type(m) for m in net.modules())
