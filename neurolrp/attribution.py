@@ -1001,18 +1001,13 @@ class LRP(Method):
             patterns = getattr(model, "patterns_", None)
             self.patterns_from = "training data"
             if patterns is None:  # a plain network: the patterns of the data given
-                needed = [n for n, r in comp.assign(layers).items()
-                          if isinstance(r, Pattern) and r.pattern is None]
-                patterns = compute_patterns(module, Xs, layers=needed)
+                patterns = compute_patterns(module, Xs, layers=_unbound(comp, layers, "total"))
                 self.patterns_from = X_name
             class_patterns = getattr(model, "class_patterns_", None)
             self.class_patterns_from = "training data"
             if class_patterns is None and comp.needs_class_patterns():
                 # a plain network (or X given): the data given, grouped by their labels as
                 # at fit, or else by the class the network predicts
-                needed = [n for n, r in comp.assign(layers).items()
-                          if isinstance(r, Pattern) and r.pattern is None
-                          and r.signal == "between"]
                 groups, by = (y, "label") if y is not None else (
                     _predicted_classes(net, Xs), "predicted class")
                 if len(np.unique(groups)) < 2:
@@ -1022,8 +1017,8 @@ class LRP(Method):
                         "fitted neurolrp.EEGClassifier (it measures them at fit), give data "
                         "of several classes (with y= for a plain network), or choose another "
                         "composite (e.g. composite='epsilon').")
-                class_patterns = compute_between_class_patterns(module, Xs, groups,
-                                                                layers=needed)
+                class_patterns = compute_between_class_patterns(
+                    module, Xs, groups, layers=_unbound(comp, layers, "between"))
                 self.class_patterns_from = f"{X_name}, by {by}"
             comp = comp.with_patterns(patterns, layers, class_patterns)
         self.comp = comp
@@ -1067,6 +1062,12 @@ class LRP(Method):
                 (np.abs(self.accounted - scores) / denom).max()),
         })
         return conservation
+
+
+def _unbound(comp, layers, signal):
+    """Names of the layers whose Pattern rule on ``signal`` in ``comp`` lacks its pattern."""
+    return [n for n, r in comp.assign(layers).items()
+            if isinstance(r, Pattern) and r.pattern is None and r.signal == signal]
 
 
 def _predicted_classes(net, X, batch_size=64):

@@ -39,42 +39,64 @@ def compute_patterns(model, X, batch_size=32, layers=None):
         the network with batch norms folded). Outputs that never vary get a zero
         pattern.
     """
-    net, linear_names = prepare_model(model)
-    wanted = linear_names if layers is None else [n for n in linear_names if n in set(layers)]
-    layers = {n: net.get_submodule(n) for n in wanted
-              if hasattr(net.get_submodule(n), "weight")}
-    inputs = {}
-    handles = [m.register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0].detach()))
-               for n, m in layers.items()]
-    param = next(net.parameters())
-    X = torch.as_tensor(np.asarray(X)) if not torch.is_tensor(X) else X
+    net, layers = _weighted_layers(model, layers)
     sums = {n: [0.0, 0.0, 0.0, 0] for n in layers}  # sum x*z, sum x, sum z, count
-    try:
-        with torch.no_grad():
-            for start in range(0, len(X), batch_size):
-                # to the network's device one batch at a time: memory follows the batch
-                net(X[start:start + batch_size].to(dtype=param.dtype, device=param.device))
-                for n, m in layers.items():
-                    g_xz, g_x, z = _patch_sums(LinearOp(m), m.weight.detach(), inputs[n])
-                    per_out = (0,) + tuple(range(2, z.dim()))
-                    acc = sums[n]
-                    acc[0] = acc[0] + g_xz.double()
-                    acc[1] = acc[1] + g_x.double()
-                    acc[2] = acc[2] + z.double().sum(dim=per_out)
-                    acc[3] += z.numel() // z.shape[1]
-    finally:
-        for h in handles:
-            h.remove()
+    for _, inputs in _layer_inputs(net, layers, X, batch_size):
+        for n, m in layers.items():
+            g_xz, g_x, z = _patch_sums(LinearOp(m), m.weight.detach(), inputs[n])
+            per_out = (0,) + tuple(range(2, z.dim()))
+            acc = sums[n]
+            acc[0] = acc[0] + g_xz.double()
+            acc[1] = acc[1] + g_x.double()
+            acc[2] = acc[2] + z.double().sum(dim=per_out)
+            acc[3] += z.numel() // z.shape[1]
     patterns = {}
     for n, m in layers.items():
         s_xz, s_x, s_z, count = sums[n]
         mean_z = (s_z / count).view(-1, *([1] * (m.weight.dim() - 1)))
-        cov = s_xz / count - (s_x / count) * mean_z
-        var = (m.weight.detach().double() * cov).sum(dim=tuple(range(1, cov.dim())), keepdim=True)
-        a = torch.where(var > 1e-12 * var.abs().max().clamp(min=1e-30), cov / var,
-                        torch.zeros_like(cov))
-        patterns[n] = a.float().cpu()  # kept with the fit and saved: on the CPU
+        patterns[n] = _scaled(s_xz / count - (s_x / count) * mean_z, m.weight)
     return patterns
+
+
+def _weighted_layers(model, names):
+    """``model`` prepared for the engine (batch norms folded on a copy) and ``{name: module}``
+    of its weighted linear layers ``names`` (None: all of them)."""
+    net, linear_names = prepare_model(model)
+    wanted = linear_names if names is None else [n for n in linear_names if n in set(names)]
+    return net, {n: net.get_submodule(n) for n in wanted
+                 if hasattr(net.get_submodule(n), "weight")}
+
+
+def _layer_inputs(net, layers, X, batch_size):
+    """``(trials, {name: input of that layer})`` per batch of ``X`` through ``net``.
+
+    ``trials`` is the batch's slice of ``X``.
+
+    The batches go to the network's device one at a time: memory follows the batch.
+    """
+    inputs = {}
+    handles = [m.register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0].detach()))
+               for n, m in layers.items()]
+    try:
+        param = next(net.parameters())
+        X = torch.as_tensor(np.asarray(X)) if not torch.is_tensor(X) else X
+        with torch.no_grad():
+            for start in range(0, len(X), batch_size):
+                batch = X[start:start + batch_size]
+                net(batch.to(dtype=param.dtype, device=param.device))
+                yield slice(start, start + len(batch)), inputs
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _scaled(cov, weight):
+    """The patterns ``cov_j / (w_j . cov_j)`` (zero where ``w_j . cov_j`` vanishes), as kept
+    with a fit and saved: float32 on the CPU."""
+    var = (weight.detach().double() * cov).sum(dim=tuple(range(1, cov.dim())), keepdim=True)
+    a = torch.where(var > 1e-12 * var.abs().max().clamp(min=1e-30), cov / var,
+                    torch.zeros_like(cov))
+    return a.float().cpu()
 
 
 def _patch_sums(op, weight, x):
@@ -134,51 +156,29 @@ def compute_between_class_patterns(model, X, y, batch_size=32, layers=None):
         Layer name -> float32 CPU tensor shaped like the layer's weight.
         Outputs whose class means do not differ get a zero pattern.
     """
-    net, linear_names = prepare_model(model)
-    wanted = linear_names if layers is None else [n for n in linear_names if n in set(layers)]
-    layers = {n: net.get_submodule(n) for n in wanted
-              if hasattr(net.get_submodule(n), "weight")}
-    y = np.asarray(y)
-    classes, y_idx = np.unique(y, return_inverse=True)
-    inputs = {}
-    handles = [m.register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0].detach()))
-               for n, m in layers.items()]
-    param = next(net.parameters())
-    X = torch.as_tensor(np.asarray(X)) if not torch.is_tensor(X) else X
+    net, layers = _weighted_layers(model, layers)
+    classes, y_idx = np.unique(np.asarray(y), return_inverse=True)
     sums = {n: None for n in layers}  # per class: sum of the layer's input over trials
-    try:
-        with torch.no_grad():
-            for start in range(0, len(X), batch_size):
-                net(X[start:start + batch_size].to(dtype=param.dtype, device=param.device))
-                onehot = torch.zeros(len(classes), min(batch_size, len(X) - start),
-                                     dtype=torch.float64, device=param.device)
-                onehot[y_idx[start:start + batch_size], torch.arange(onehot.shape[1])] = 1.0
-                for n in layers:
-                    h = inputs[n].double()
-                    s = torch.einsum("cb,b...->c...", onehot, h)
-                    sums[n] = s if sums[n] is None else sums[n] + s
-    finally:
-        for h in handles:
-            h.remove()
+    for trials, inputs in _layer_inputs(net, layers, X, batch_size):
+        rows = y_idx[trials]
+        onehot = torch.zeros(len(classes), len(rows), dtype=torch.float64,
+                             device=next(net.parameters()).device)
+        onehot[rows, torch.arange(len(rows))] = 1.0
+        for n in layers:
+            s = torch.einsum("cb,b...->c...", onehot, inputs[n].double())
+            sums[n] = s if sums[n] is None else sums[n] + s
     counts = torch.as_tensor(np.bincount(y_idx, minlength=len(classes)), dtype=torch.float64,
-                             device=param.device)
+                             device=next(net.parameters()).device)
     share = counts / counts.sum()
     patterns = {}
     for n, m in layers.items():
         s = sums[n]
-        mu_c = s / counts.view(-1, *([1] * (s.dim() - 1)))
-        mu = s.sum(0, keepdim=True) / counts.sum()
+        per_class = (-1, *([1] * (s.dim() - 1)))
         # class-mean deviations as a batch of len(classes) inputs, weighted so that the
-        # patch sums below are sum_c n_c/N p(d_c) z(d_c)
-        d = (mu_c - mu) * share.sqrt().view(-1, *([1] * (s.dim() - 1)))
+        # patch sums are sum_c n_c/N p(d_c) z(d_c): C_B w_j, per weight entry
+        d = ((s / counts.view(per_class) - s.sum(0, keepdim=True) / counts.sum())
+             * share.sqrt().view(per_class))
         w = m.weight.detach().double()
-        op = LinearOp(m)
-        wg = w.clone().requires_grad_(True)
-        with torch.enable_grad():
-            z = op(d, wg, None)
-            (cov,) = torch.autograd.grad(z, wg, grad_outputs=z.detach())
-        var = (w * cov).sum(dim=tuple(range(1, cov.dim())), keepdim=True)
-        a = torch.where(var > 1e-12 * var.abs().max().clamp(min=1e-30), cov / var,
-                        torch.zeros_like(cov))
-        patterns[n] = a.float().cpu()
+        cov, _, _ = _patch_sums(LinearOp(m), w, d)
+        patterns[n] = _scaled(cov, w)
     return patterns
